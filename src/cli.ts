@@ -1,0 +1,65 @@
+import { parseArgs } from 'node:util';
+import { keypairToJson } from './infra/master-keys.ts';
+import { generateKeypair } from './infra/sealing.ts';
+import { serve } from './serve.ts';
+import { loadSettings, roleNames, SettingsError, type Role } from './settings.ts';
+
+const usage = `usage: stowage <command>
+
+  serve [--roles api,projector,worker]   run the service (default: api and projector, plus the
+                                          worker when KAFKA_BROKERS is set)
+  keys generate                          print a new sealing keypair as JSON
+`;
+
+/** Runs one command line; resolves to the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'serve':
+        return await serveCommand(rest);
+      case 'keys':
+        return keysCommand(rest);
+      case undefined:
+      case 'help':
+      case '--help':
+        process.stdout.write(usage);
+        return command === undefined ? 2 : 0;
+      default:
+        process.stderr.write(`stowage: unknown command ${JSON.stringify(command)}\n${usage}`);
+        return 2;
+    }
+  } catch (error) {
+    // Start-up problems are reported as one line; a stack trace helps nobody who set a variable.
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`stowage: ${message}\n`);
+    return error instanceof SettingsError ? 2 : 1;
+  }
+}
+
+async function serveCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { roles: { type: 'string' } } });
+  const settings = loadSettings(
+    values.roles === undefined ? process.env : { ...process.env, STOWAGE_ROLES: values.roles },
+  );
+  const roles: Role[] =
+    settings.STOWAGE_ROLES ??
+    roleNames.filter((role) => role !== 'worker' || settings.KAFKA_BROKERS !== undefined);
+  await serve(settings, new Set(roles));
+  return 0;
+}
+
+function keysCommand(args: string[]): number {
+  if (args[0] !== 'generate') {
+    process.stderr.write(`stowage: keys: expected "generate"\n${usage}`);
+    return 2;
+  }
+  const keypair = keypairToJson(generateKeypair());
+  process.stdout.write(
+    JSON.stringify({
+      STOWAGE_SEAL_PUBLIC_KEY: keypair.publicKey,
+      STOWAGE_SEAL_SECRET_KEY: keypair.secretKey,
+    }) + '\n',
+  );
+  return 0;
+}

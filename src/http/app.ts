@@ -1,0 +1,44 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import Fastify from 'fastify';
+import {
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import type { Logger } from '../infra/logger.ts';
+import { errorShape } from './error-shape.ts';
+import { healthRoutes, type ReadinessCheck } from './health.ts';
+
+export interface AppOptions {
+  logger: Logger;
+  readiness: readonly ReadinessCheck[];
+}
+
+// The command body is a handful of short strings; anything larger is not a request we serve.
+const bodyLimitBytes = 16 * 1024;
+
+export function buildApp({ logger, readiness }: AppOptions) {
+  const app = Fastify({
+    loggerInstance: logger,
+    bodyLimit: bodyLimitBytes,
+    requestIdHeader: false,
+    genReqId: requestIdOf,
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.register(errorShape);
+  app.register(healthRoutes(readiness));
+  return app;
+}
+
+export type App = ReturnType<typeof buildApp>;
+
+// A caller's own request id is kept (it correlates logs across services) when it looks like one.
+function requestIdOf(request: IncomingMessage): string {
+  const given = request.headers['x-request-id'];
+  return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
+}

@@ -1,0 +1,224 @@
+import type pg from 'pg';
+import {
+  StreamConflictError,
+  type AppendResult,
+  type EventStore,
+  type ExpectedRevision,
+  type LogPosition,
+  type NewEvent,
+  type RecordedEvent,
+} from '../../commands/event-store.ts';
+import type { EventFeed } from '../../projections/event-feed.ts';
+import type { Pool } from '../postgres/pool.ts';
+
+export const eventsChannel = 'stowage_events';
+
+interface EventRow {
+  global_position: string;
+  transaction_id: string;
+  stream_name: string;
+  stream_revision: string;
+  event_id: string;
+  event_type: string;
+  data: Record<string, unknown>;
+  metadata: Record<string, unknown>;
+  recorded_at: Date;
+}
+
+const eventColumns =
+  'global_position, transaction_id::text AS transaction_id, stream_name, stream_revision, event_id, event_type, data, metadata, recorded_at';
+
+// Each append is one statement, so one round trip and one implicit transaction: the stream row
+// moves to its new revision only from the expected one (a concurrent append waits on the row
+// lock, then finds the revision moved and inserts nothing), the events go in, and listeners are
+// told on commit.
+const appendToExistingStream = `
+  WITH advanced AS (
+    UPDATE event_streams SET revision = $3 WHERE stream_name = $1 AND revision = $2 RETURNING 1
+  ), appended AS (
+    INSERT INTO events (stream_name, stream_revision, event_id, event_type, data, metadata)
+    SELECT $1, $2 + ordinality, id, type, data, metadata
+    FROM unnest($4::uuid[], $5::text[], $6::jsonb[], $7::jsonb[]) WITH ORDINALITY AS e(id, type, data, metadata)
+    WHERE EXISTS (SELECT FROM advanced)
+    RETURNING transaction_id, global_position
+  )
+  SELECT max(transaction_id::text) AS transaction_id, max(global_position) AS global_position,
+         (SELECT count(*) FROM (SELECT pg_notify('${eventsChannel}', '') FROM advanced) AS n) AS notified
+  FROM appended`;
+
+const appendToNewStream = `
+  WITH created AS (
+    INSERT INTO event_streams (stream_name, revision) VALUES ($1, $3)
+    ON CONFLICT (stream_name) DO NOTHING RETURNING 1
+  ), appended AS (
+    INSERT INTO events (stream_name, stream_revision, event_id, event_type, data, metadata)
+    SELECT $1, $2 + ordinality, id, type, data, metadata
+    FROM unnest($4::uuid[], $5::text[], $6::jsonb[], $7::jsonb[]) WITH ORDINALITY AS e(id, type, data, metadata)
+    WHERE EXISTS (SELECT FROM created)
+    RETURNING transaction_id, global_position
+  )
+  SELECT max(transaction_id::text) AS transaction_id, max(global_position) AS global_position,
+         (SELECT count(*) FROM (SELECT pg_notify('${eventsChannel}', '') FROM created) AS n) AS notified
+  FROM appended`;
+
+/**
+ * Event store on plain PostgreSQL (the embedded default and the tests).
+ *
+ * Gap-free reads: positions come from a sequence, so two appends can commit in the other order
+ * than they took their positions, and a reader that saw the later one could skip the earlier one
+ * for ever. Readers therefore order by (transaction id, position) and only read events of
+ * transactions older than the oldest one still running (pg_snapshot_xmin): everything before
+ * that point is final, nothing can appear behind it any more.
+ */
+export class PostgresEventStore implements EventStore, EventFeed {
+  constructor(
+    private readonly pool: Pool,
+    /** Opens a dedicated connection for LISTEN; the pool's connections come and go. */
+    private readonly connect: () => Promise<pg.Client>,
+  ) {}
+
+  async readStream(stream: string): Promise<RecordedEvent[]> {
+    const { rows } = await this.pool.query<EventRow>(
+      `SELECT ${eventColumns} FROM events WHERE stream_name = $1 ORDER BY stream_revision`,
+      [stream],
+    );
+    return rows.map(toRecordedEvent);
+  }
+
+  async appendToStream(
+    stream: string,
+    events: readonly NewEvent[],
+    expected: ExpectedRevision,
+  ): Promise<AppendResult> {
+    if (events.length === 0) throw new Error('appendToStream needs at least one event');
+    const first = expected === 'no_stream' ? -1 : expected;
+    const last = first + events.length;
+    let rows: { transaction_id: string | null; global_position: string | null }[];
+    try {
+      ({ rows } = await this.pool.query(
+        expected === 'no_stream' ? appendToNewStream : appendToExistingStream,
+        [
+          stream,
+          first,
+          last,
+          events.map((event) => event.id),
+          events.map((event) => event.type),
+          events.map((event) => JSON.stringify(event.data)),
+          events.map((event) => JSON.stringify(event.metadata)),
+        ],
+      ));
+    } catch (error) {
+      // The unique (stream, revision) index backs up the row check.
+      if ((error as { code?: string }).code === '23505') {
+        throw new StreamConflictError(stream, expected);
+      }
+      throw error;
+    }
+    const row = rows[0];
+    if (!row?.global_position || !row.transaction_id) {
+      throw new StreamConflictError(stream, expected);
+    }
+    return {
+      revision: last,
+      position: [BigInt(row.transaction_id), BigInt(row.global_position)],
+    };
+  }
+
+  async subscribe(
+    category: string,
+    after: LogPosition | null,
+    onBatch: (events: readonly RecordedEvent[]) => Promise<void>,
+    { signal, maxBatch }: { signal: AbortSignal; maxBatch: number },
+  ): Promise<void> {
+    const wakeUps = await this.listen();
+    try {
+      let checkpoint = after;
+      let idleRounds = 0;
+      while (!signal.aborted) {
+        const events = await this.readCategory(category, checkpoint, maxBatch);
+        if (events.length > 0) {
+          await onBatch(events);
+          checkpoint = events[events.length - 1]!.position;
+          idleRounds = 0;
+          continue;
+        }
+        // Events announced but still held back behind an older open transaction become readable
+        // when it ends, which may announce nothing: look again soon, then back off.
+        idleRounds = wakeUps.take() ? 0 : idleRounds + 1;
+        await wakeUps.wait(Math.min(2 ** idleRounds, 500), signal);
+      }
+    } finally {
+      await wakeUps.close();
+    }
+  }
+
+  async readCategory(
+    category: string,
+    after: LogPosition | null,
+    limit: number,
+  ): Promise<RecordedEvent[]> {
+    const [transactionId, position] = after ?? [0n, 0n];
+    const { rows } = await this.pool.query<EventRow>(
+      `SELECT ${eventColumns} FROM events
+       WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint)
+         AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+         AND stream_name LIKE $3
+       ORDER BY transaction_id, global_position
+       LIMIT $4`,
+      [transactionId.toString(), position.toString(), `${escapeLike(category)}%`, limit],
+    );
+    return rows.map(toRecordedEvent);
+  }
+
+  private async listen() {
+    const client = await this.connect();
+    let notified = false;
+    let wake: (() => void) | undefined;
+    client.on('notification', () => {
+      notified = true;
+      wake?.();
+    });
+    client.on('error', () => wake?.());
+    await client.query(`LISTEN ${eventsChannel}`);
+    return {
+      /** Whether a notification came since the last call. */
+      take() {
+        const was = notified;
+        notified = false;
+        return was;
+      },
+      wait(timeoutMs: number, abort: AbortSignal) {
+        return new Promise<void>((resolve) => {
+          const done = () => {
+            clearTimeout(timer);
+            abort.removeEventListener('abort', done);
+            wake = undefined;
+            resolve();
+          };
+          const timer = setTimeout(done, timeoutMs);
+          abort.addEventListener('abort', done);
+          wake = done;
+          if (notified || abort.aborted) done();
+        });
+      },
+      close: () => client.end().catch(() => {}),
+    };
+  }
+}
+
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (char) => `\\${char}`);
+}
+
+function toRecordedEvent(row: EventRow): RecordedEvent {
+  return {
+    id: row.event_id,
+    type: row.event_type,
+    data: row.data,
+    metadata: row.metadata,
+    stream: row.stream_name,
+    revision: Number(row.stream_revision),
+    position: [BigInt(row.transaction_id), BigInt(row.global_position)],
+    recordedAt: row.recorded_at,
+  };
+}

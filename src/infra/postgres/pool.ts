@@ -1,0 +1,32 @@
+import pg from 'pg';
+
+// int8 columns (global positions, revisions) arrive as strings by default; the event store
+// converts them to bigint itself, so the type parser stays the default and no value is rounded.
+export type Pool = pg.Pool;
+export type PoolClient = pg.PoolClient;
+
+export function createPool(connectionString: string, max: number): Pool {
+  const pool = new pg.Pool({ connectionString, max });
+  // An idle client that loses its connection (server restart) emits 'error'; without a listener
+  // that would crash the process. The next query gets a fresh connection.
+  pool.on('error', () => {});
+  return pool;
+}
+
+export async function inTransaction<T>(
+  pool: Pool,
+  work: (client: PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+}

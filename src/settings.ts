@@ -1,0 +1,74 @@
+import { z } from 'zod';
+
+const booleanFlag = z.enum(['true', 'false']).transform((value) => value === 'true');
+
+const hostPort = /^[A-Za-z0-9.-]+:\d{1,5}$/;
+
+const postgresUrl = z
+  .string()
+  .refine((value) => /^postgres(ql)?:\/\//.test(value), 'expected a postgres:// URL');
+
+const sealingKey = z
+  .string()
+  .refine(
+    (value) => /^[A-Za-z0-9_-]{43}$/.test(value),
+    'expected 32 bytes as unpadded base64url (see `stowage keys generate`)',
+  );
+
+export const roleNames = ['api', 'projector', 'worker'] as const;
+export type Role = (typeof roleNames)[number];
+
+const settingsSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  STOWAGE_DATA_DIR: z.string().min(1).default('.data'),
+  STOWAGE_EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
+  DATABASE_URL: postgresUrl.optional(),
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(20),
+  EVENTSTORE_URL: z
+    .string()
+    .refine((value) => /^(esdb|esdb\+discover|kurrentdb):\/\//.test(value), 'expected an esdb:// URL')
+    .optional(),
+  KAFKA_BROKERS: z
+    .string()
+    .transform((value) => value.split(',').map((broker) => broker.trim()))
+    .refine(
+      (brokers) => brokers.every((broker) => hostPort.test(broker)),
+      'expected host:port[,host:port...]',
+    )
+    .optional(),
+  REDIS_URL: z
+    .string()
+    .refine((value) => /^rediss?:\/\//.test(value), 'expected a redis:// URL')
+    .optional(),
+  STOWAGE_SEAL_PUBLIC_KEY: sealingKey.optional(),
+  STOWAGE_SEAL_SECRET_KEY: sealingKey.optional(),
+  STOWAGE_ROLES: z
+    .string()
+    .transform((value) => value.split(',').map((role) => role.trim()))
+    .pipe(z.array(z.enum(roleNames)).min(1))
+    .optional(),
+  STOWAGE_ALLOW_PRIVATE_ENDPOINTS: booleanFlag.default(false),
+});
+
+export type Settings = z.output<typeof settingsSchema>;
+
+/** A setting that cannot be used; its message is one line that names the variable. */
+export class SettingsError extends Error {}
+
+// Values of these variables must never be echoed back, not even when they are wrong.
+const secretVariables = new Set(['STOWAGE_SEAL_SECRET_KEY', 'DATABASE_URL', 'REDIS_URL']);
+
+export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  // An empty variable means "not set", as it does in docker-compose files and shell exports.
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value !== ''),
+  );
+  const parsed = settingsSchema.safeParse(present);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const variable = String(issue.path[0]);
+  const shown = secretVariables.has(variable) ? '' : ` (got ${JSON.stringify(present[variable])})`;
+  throw new SettingsError(`invalid setting ${variable}: ${issue.message}${shown}`);
+}

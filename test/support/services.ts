@@ -1,0 +1,26 @@
+/**
+ * The real services the tests run against, as `scripts/test-services.sh env` exports them.
+ * A missing one fails the test that needs it, loudly: a skipped service test proves nothing.
+ */
+export function requiredEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) {
+    throw new Error(
+      `${name} is not set: start the test services (npm test does; by hand: scripts/test-services.sh up && eval "$(scripts/test-services.sh env)")`,
+    );
+  }
+  return value;
+}
+
+export function kafkaBrokers(): string[] {
+  return requiredEnv('KAFKA_BROKERS').split(',');
+}
+
+export function s3TestServer() {
+  return {
+    region: process.env.S3_TEST_REGION ?? 'us-east-1',
+    endpoint: requiredEnv('S3_TEST_ENDPOINT'),
+    accessKeyId: requiredEnv('S3_TEST_ACCESS_KEY'),
+    secretAccessKey: requiredEnv('S3_TEST_SECRET_KEY'),
+  };
+}
