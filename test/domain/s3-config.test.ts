@@ -1,0 +1,155 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  decide,
+  evolve,
+  initialState,
+  publicView,
+  S3ConfigRejected,
+  type Actor,
+  type S3ConfigCommand,
+  type S3ConfigEvent,
+  type S3Settings,
+} from '../../src/domain/s3-config.ts';
+import { deciderSpecification } from '../support/decider-specification.ts';
+
+const given = deciderSpecification({ decide, evolve, initialState });
+
+const actor: Actor = { tokenKind: 'instance', tokenId: 'tok1' };
+const at = '2026-11-28T12:00:00.000Z';
+const settings: S3Settings = {
+  region: 'us-east-1',
+  bucket: 'ryzeapi-media',
+  accessKey: 'AKIA1',
+  endpoint: '',
+  pathPrefix: 'media/myinstance/',
+};
+const secret = { keyId: 'k1', mac: 'mac-of-secret-1', ciphertext: 'sealed-secret-1' };
+
+const configure = (overrides: Partial<Extract<S3ConfigCommand, { type: 'ConfigureS3' }>> = {}) =>
+  ({ type: 'ConfigureS3', instance: 'my-instance', settings, secret, actor, at, ...overrides }) as const;
+const disable = (overrides: Partial<Extract<S3ConfigCommand, { type: 'DisableS3' }>> = {}) =>
+  ({ type: 'DisableS3', instance: 'my-instance', actor, at, ...overrides }) as const;
+
+const updated = (
+  eventSettings: S3Settings,
+  change: Extract<S3ConfigEvent, { type: 'S3ConfigUpdated' }>['data']['secret'],
+): S3ConfigEvent => ({
+  type: 'S3ConfigUpdated',
+  data: { schemaVersion: 1, instance: 'my-instance', ...eventSettings, secret: change, actor, at },
+});
+const enabledWithSecret1 = updated(settings, { change: 'sealed', ...secret });
+const disabled: S3ConfigEvent = {
+  type: 'S3ConfigDisabled',
+  data: { schemaVersion: 1, instance: 'my-instance', keyId: 'k1', actor, at },
+};
+
+const rejectedFor = (reason: S3ConfigRejected['reason']) => (error: Error) =>
+  error instanceof S3ConfigRejected && error.reason === reason;
+
+describe('configuring S3', () => {
+  test('enabling an unconfigured instance records the settings and the sealed secret', () => {
+    given([]).when(configure()).then([enabledWithSecret1]);
+  });
+
+  test('enabling needs a secret key', () => {
+    given([]).when(configure({ secret: undefined })).thenRejects(rejectedFor('secret-required'));
+  });
+
+  test('the same request again changes nothing and records nothing', () => {
+    given([enabledWithSecret1])
+      .when(configure({ secret: { keyId: 'k1', mac: 'mac-of-secret-1' } }))
+      .thenNothingHappens();
+  });
+
+  test('a change of prefix without the secret keeps the stored secret', () => {
+    const moved = { ...settings, pathPrefix: 'other/' };
+    given([enabledWithSecret1])
+      .when(configure({ settings: moved, secret: undefined }))
+      .then([updated(moved, { change: 'unchanged' })]);
+  });
+
+  test('re-sending the stored secret with another field carries no new ciphertext', () => {
+    const moved = { ...settings, bucket: 'another-bucket' };
+    given([enabledWithSecret1])
+      .when(configure({ settings: moved, secret: { keyId: 'k1', mac: 'mac-of-secret-1' } }))
+      .then([updated(moved, { change: 'unchanged' })]);
+  });
+
+  test('a different secret is sealed anew', () => {
+    const rotated = { keyId: 'k1', mac: 'mac-of-secret-2', ciphertext: 'sealed-secret-2' };
+    given([enabledWithSecret1])
+      .when(configure({ secret: rotated }))
+      .then([updated(settings, { change: 'sealed', ...rotated })]);
+  });
+
+  test('a changed secret without its ciphertext is a bug in the shell, not a decision', () => {
+    given([enabledWithSecret1])
+      .when(configure({ secret: { keyId: 'k1', mac: 'mac-of-secret-2' } }))
+      .thenRejects((error) => /without its ciphertext/.test(error.message));
+  });
+
+  test('re-enabling after a disable needs every field again, the secret included', () => {
+    given([enabledWithSecret1, disabled])
+      .when(configure({ secret: undefined }))
+      .thenRejects(rejectedFor('secret-required'));
+  });
+
+  test('re-enabling after a disable with a new key is recorded', () => {
+    const fresh = { keyId: 'k2', mac: 'mac-under-k2', ciphertext: 'sealed-under-k2' };
+    given([enabledWithSecret1, disabled])
+      .when(configure({ secret: fresh }))
+      .then([updated(settings, { change: 'sealed', ...fresh })]);
+  });
+});
+
+describe('disabling S3', () => {
+  test('disabling an enabled instance records which key material is destroyed', () => {
+    given([enabledWithSecret1]).when(disable()).then([disabled]);
+  });
+
+  test('disabling what is not enabled records nothing', () => {
+    given([]).when(disable()).thenNothingHappens();
+    given([enabledWithSecret1, disabled]).when(disable()).thenNothingHappens();
+  });
+});
+
+describe('If-Match', () => {
+  test('a command made against the current revision goes through', () => {
+    given([enabledWithSecret1]).when(disable({ expectedRevision: 0 })).then([disabled]);
+  });
+
+  test('a command made against an older revision is refused', () => {
+    given([enabledWithSecret1, disabled, enabledWithSecret1])
+      .when(disable({ expectedRevision: 1 }))
+      .thenRejects(rejectedFor('revision-mismatch'));
+    given([]).when(disable({ expectedRevision: 0 })).thenRejects(rejectedFor('revision-mismatch'));
+  });
+});
+
+describe('evolve', () => {
+  test('revisions count events from 0; the view shows no secret and empty fields when disabled', () => {
+    const enabled = [enabledWithSecret1].reduce(evolve, initialState);
+    assert.equal(enabled.revision, 0);
+    assert.deepEqual(publicView(enabled), { enabled: true, ...settings });
+    assert.equal(JSON.stringify(publicView(enabled)).includes('sealed-secret-1'), false);
+
+    const off = evolve(enabled, disabled);
+    assert.equal(off.revision, 1);
+    assert.deepEqual(publicView(off), {
+      enabled: false,
+      region: '',
+      bucket: '',
+      accessKey: '',
+      endpoint: '',
+      pathPrefix: '',
+    });
+  });
+
+  test('an update that keeps the secret keeps the key and digest of the last sealed one', () => {
+    const state = [enabledWithSecret1, updated({ ...settings, bucket: 'b2b' }, { change: 'unchanged' })]
+      .reduce(evolve, initialState);
+    assert.equal(state.status, 'enabled');
+    assert.deepEqual(state.status === 'enabled' && state.secret, { keyId: 'k1', mac: 'mac-of-secret-1' });
+  });
+});

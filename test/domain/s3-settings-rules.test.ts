@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  addressProblem,
+  bucketNameProblem,
+  endpointProblem,
+  normaliseEndpoint,
+  normalisePathPrefix,
+  pathPrefixProblem,
+} from '../../src/domain/s3-settings-rules.ts';
+
+describe('bucket names', () => {
+  for (const name of ['ryzeapi-media', 'whatsapp', 'a.b-c', 'abc', 'x'.repeat(63)]) {
+    test(`${name} is accepted`, () => assert.equal(bucketNameProblem(name), undefined));
+  }
+  for (const name of ['ab', 'x'.repeat(64), 'Upper', 'under_score', '-start', 'end-', 'a..b', '192.168.1.1', 'xn--abc', 'abc-s3alias']) {
+    test(`${name} is refused`, () => assert.notEqual(bucketNameProblem(name), undefined));
+  }
+});
+
+describe('path prefixes', () => {
+  test('are normalised to no leading slash and exactly one trailing slash', () => {
+    assert.equal(normalisePathPrefix('media/myinstance/'), 'media/myinstance/');
+    assert.equal(normalisePathPrefix('/media//myinstance'), 'media/myinstance/');
+    assert.equal(normalisePathPrefix('ryzeapi'), 'ryzeapi/');
+    assert.equal(normalisePathPrefix(''), '');
+    assert.equal(normalisePathPrefix('///'), '');
+  });
+
+  test('may not climb out of the prefix or carry control characters', () => {
+    assert.notEqual(pathPrefixProblem('media/../other/'), undefined);
+    assert.notEqual(pathPrefixProblem('..'), undefined);
+    assert.notEqual(pathPrefixProblem('a/./b'), undefined);
+    assert.notEqual(pathPrefixProblem('a\\b'), undefined);
+    assert.notEqual(pathPrefixProblem('a\nb'), undefined);
+    assert.equal(pathPrefixProblem('media..files/'), undefined);
+  });
+});
+
+describe('endpoints', () => {
+  const strict = { allowPrivate: false };
+  const lenient = { allowPrivate: true };
+
+  test('http(s) origins are accepted and stored without a trailing slash', () => {
+    assert.equal(endpointProblem('https://minio.internal.company.com', strict), undefined);
+    assert.equal(endpointProblem('https://nyc3.digitaloceanspaces.com/', strict), undefined);
+    assert.equal(normaliseEndpoint('https://s3.us-west-004.backblazeb2.com/'), 'https://s3.us-west-004.backblazeb2.com');
+  });
+
+  for (const [endpoint, why] of [
+    ['ftp://minio.example.com', /http\(s\) URL/],
+    ['minio.example.com', /http\(s\) URL/],
+    ['https://user:pass@minio.example.com', /credentials/],
+    ['https://minio.example.com/?x=1', /query or fragment/],
+    ['https://minio.example.com/#top', /query or fragment/],
+    ['https://minio.example.com/bucket', /path/],
+    ['http://169.254.169.254', /link-local or metadata/],
+    ['http://[fd00:ec2::254]', /link-local or metadata/],
+    ['http://10.0.0.5:9000', /private/],
+    ['http://127.0.0.1:9000', /private/],
+    ['http://localhost:9000', /this host/],
+  ] as const) {
+    test(`${endpoint} is refused`, () => assert.match(endpointProblem(endpoint, strict) ?? '', why));
+  }
+
+  test('private addresses are allowed only when the policy says so; metadata never', () => {
+    assert.equal(endpointProblem('http://127.0.0.1:9000', lenient), undefined);
+    assert.equal(endpointProblem('http://localhost:9000', lenient), undefined);
+    assert.match(endpointProblem('http://169.254.169.254', lenient) ?? '', /metadata/);
+    assert.match(addressProblem('::ffff:169.254.169.254', lenient) ?? '', /metadata/);
+    assert.match(addressProblem('fe80::1', lenient) ?? '', /link-local/);
+    assert.equal(addressProblem('52.216.1.1', strict), undefined);
+  });
+});
