@@ -136,6 +136,8 @@ export class PostgresEventStore implements EventStore, EventFeed {
       let idleRounds = 0;
       while (!signal.aborted) {
         const events = await this.readCategory(category, checkpoint, maxBatch);
+        // Whoever aborted may already be tearing down what onBatch writes to.
+        if (signal.aborted) break;
         if (events.length > 0) {
           await onBatch(events);
           checkpoint = events[events.length - 1]!.position;
@@ -158,12 +160,14 @@ export class PostgresEventStore implements EventStore, EventFeed {
     limit: number,
   ): Promise<RecordedEvent[]> {
     const [transactionId, position] = after ?? [0n, 0n];
+    // ORDER BY names the table's columns: a bare `transaction_id` would mean the text output
+    // column of the same name, and '10000' sorts before '9999'.
     const { rows } = await this.pool.query<EventRow>(
       `SELECT ${eventColumns} FROM events
        WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint)
          AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
          AND stream_name LIKE $3
-       ORDER BY transaction_id, global_position
+       ORDER BY events.transaction_id, events.global_position
        LIMIT $4`,
       [transactionId.toString(), position.toString(), `${escapeLike(category)}%`, limit],
     );

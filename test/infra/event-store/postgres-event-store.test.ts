@@ -1,0 +1,214 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import type pg from 'pg';
+import type { AppendResult, NewEvent } from '../../../src/commands/event-store.ts';
+import { PostgresEventStore } from '../../../src/infra/event-store/postgres-event-store.ts';
+import type { Pool } from '../../../src/infra/postgres/pool.ts';
+import { createTestDatabase, type TestDatabase } from '../../support/database.ts';
+import {
+  asNewEvent,
+  assertStrictlyIncreasing,
+  eventStoreContract,
+  follow,
+  newEvent,
+} from './event-store-contract.ts';
+
+eventStoreContract('PostgresEventStore contract', async () => {
+  const database = await createTestDatabase();
+  return {
+    store: new PostgresEventStore(database.pool, database.connect),
+    cleanup: () => database.drop(),
+  };
+});
+
+describe('PostgresEventStore reads the log without gaps', () => {
+  test(
+    'an append that commits after a later one is held back, then delivered in transaction order',
+    {
+      timeout: 60_000,
+    },
+    async () => {
+      await withDatabase(async (database, store) => {
+        const category = `gap${randomBytes(4).toString('hex')}-`;
+        const follower = follow(store, category, null, 10);
+        const [early, late, latest] = [newEvent(), newEvent(), newEvent()];
+        const held = await database.connect();
+        try {
+          // An append whose transaction stays open: it takes the lower transaction id and the
+          // first position now, adds an event after the store's append, and commits last.
+          await held.query('BEGIN');
+          await insertEvent(held, `${category}held`, 0, early);
+          const committed = await store.appendToStream(`${category}committed`, [late], 'no_stream');
+          await insertEvent(held, `${category}held`, 1, latest);
+
+          assert.equal((await store.readStream(`${category}committed`)).length, 1);
+          assert.deepEqual(await store.readCategory(category, null, 10), []);
+          await delay(500);
+          assert.equal(follower.events.length, 0, 'nothing is delivered past an open transaction');
+
+          await held.query('COMMIT');
+          await follower.waitFor(3);
+          await delay(100);
+          await follower.stop();
+
+          assert.deepEqual(follower.events.map(asNewEvent), [early, latest, late]);
+          const [first, second, third] = follower.events.map((event) => event.position);
+          assert.deepEqual(third, committed.position);
+          assert.ok(
+            first![0] === second![0] && second![0] < third![0],
+            'ordered by transaction id',
+          );
+          assert.ok(first![1] < third![1] && third![1] < second![1], 'across positions');
+        } finally {
+          await held.end();
+          await follower.stop().catch(() => {});
+        }
+      });
+    },
+  );
+
+  test('transaction ids order as numbers where they gain a digit', async () => {
+    await withDatabase(async (database, store) => {
+      const category = `digits${randomBytes(4).toString('hex')}-`;
+      const [later, earlier] = [newEvent(), newEvent()];
+      // Transaction ids on either side of a digit boundary, as every cluster crosses them.
+      for (const [transactionId, event] of [
+        ['1000', later],
+        ['999', earlier],
+      ] as const) {
+        await database.pool.query(
+          `INSERT INTO events (transaction_id, stream_name, stream_revision, event_id, event_type, data, metadata)
+           VALUES ($1, $2, 0, $3, $4, $5, $6)`,
+          [
+            transactionId,
+            `${category}${transactionId}`,
+            event.id,
+            event.type,
+            event.data,
+            event.metadata,
+          ],
+        );
+      }
+
+      const read = await store.readCategory(category, null, 10);
+      assert.deepEqual(read.map(asNewEvent), [earlier, later]);
+      const follower = follow(store, category, null, 1);
+      await follower.waitFor(2);
+      await delay(100);
+      await follower.stop();
+      assert.deepEqual(follower.events.map(asNewEvent), [earlier, later]);
+    });
+  });
+
+  test('an abort while a read is under way hands over nothing more', async () => {
+    await withDatabase(async (database) => {
+      const category = `abort${randomBytes(4).toString('hex')}-`;
+      const subscription = new AbortController();
+      const abortingPool = {
+        async query(text: string, values: unknown[]) {
+          const result = await database.pool.query(text, values);
+          if (text.includes('pg_snapshot_xmin')) subscription.abort();
+          return result;
+        },
+      } as unknown as Pool;
+      const store = new PostgresEventStore(abortingPool, database.connect);
+      await store.appendToStream(`${category}a`, [newEvent()], 'no_stream');
+
+      const batches: number[] = [];
+      await store.subscribe(
+        category,
+        null,
+        async (events) => {
+          batches.push(events.length);
+        },
+        { signal: subscription.signal, maxBatch: 10 },
+      );
+      assert.deepEqual(batches, []);
+    });
+  });
+
+  test(
+    '8 connections append 2,000 events while a subscriber follows: each arrives once, in order',
+    {
+      timeout: 120_000,
+    },
+    async () => {
+      await withDatabase(async (database, store) => {
+        const category = `stress${randomBytes(4).toString('hex')}-`;
+        const follower = follow(store, category, null, 50);
+        const appends: { events: NewEvent[]; result: AppendResult }[] = [];
+
+        await Promise.all(
+          Array.from({ length: 8 }, async (_, writer) => {
+            const revisions = new Map<string, number>();
+            for (let written = 0, round = 0; written < 250; round++) {
+              const stream = `${category}w${writer}-${round % 25}`;
+              const events = Array.from({ length: Math.min(1 + (round % 4), 250 - written) }, () =>
+                newEvent(),
+              );
+              const result = await store.appendToStream(
+                stream,
+                events,
+                revisions.get(stream) ?? 'no_stream',
+              );
+              revisions.set(stream, result.revision);
+              appends.push({ events, result });
+              written += events.length;
+            }
+          }),
+        );
+        const { rows } = await database.pool.query<{ count: number }>(
+          'SELECT count(*)::int AS count FROM events',
+        );
+        assert.equal(rows[0]!.count, 2_000);
+
+        await follower.waitFor(2_000);
+        // Room for a duplicate or a stray event to show up before counting.
+        await delay(300);
+        await follower.stop();
+
+        assert.equal(follower.events.length, rows[0]!.count);
+        assertStrictlyIncreasing(follower.events.map((event) => event.position));
+        const delivered = new Map(follower.events.map((event) => [event.id, event]));
+        for (const { events, result } of appends) {
+          for (const event of events) assert.ok(delivered.has(event.id), `${event.id} delivered`);
+          assert.deepEqual(delivered.get(events.at(-1)!.id)!.position, result.position);
+        }
+        for (const size of follower.batchSizes) {
+          assert.ok(size >= 1 && size <= 50, `batch of ${size}`);
+        }
+      });
+    },
+  );
+});
+
+async function withDatabase(
+  work: (database: TestDatabase, store: PostgresEventStore) => Promise<void>,
+): Promise<void> {
+  const database = await createTestDatabase({ poolSize: 10 });
+  try {
+    await work(database, new PostgresEventStore(database.pool, database.connect));
+  } finally {
+    await database.drop();
+  }
+}
+
+async function insertEvent(
+  client: pg.Client,
+  stream: string,
+  revision: number,
+  { id, type, data, metadata }: NewEvent,
+): Promise<void> {
+  await client.query(
+    `INSERT INTO event_streams (stream_name, revision) VALUES ($1, $2)
+     ON CONFLICT (stream_name) DO UPDATE SET revision = excluded.revision`,
+    [stream, revision],
+  );
+  await client.query(
+    `INSERT INTO events (stream_name, stream_revision, event_id, event_type, data, metadata)
+     VALUES ($1, $2, $3, $4, $5, $6)`,
+    [stream, revision, id, type, data, metadata],
+  );
+}
