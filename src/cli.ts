@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { adminCommand, adminUsage } from './admin/admin-commands.ts';
 import { keypairToJson } from './infra/master-keys.ts';
 import { generateKeypair } from './infra/sealing.ts';
 import { serve } from './serve.ts';
@@ -9,7 +10,7 @@ const usage = `usage: stowage <command>
   serve [--roles api,projector,worker]   run the service (default: api and projector, plus the
                                           worker when KAFKA_BROKERS is set)
   keys generate                          print a new sealing keypair as JSON
-`;
+${adminUsage}`;
 
 /** Runs one command line; resolves to the process exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -20,6 +21,8 @@ export async function main(argv: string[]): Promise<number> {
         return await serveCommand(rest);
       case 'keys':
         return keysCommand(rest);
+      case 'admin':
+        return await adminCommand(rest);
       case undefined:
       case 'help':
       case '--help':

@@ -1,18 +1,26 @@
-import pg from 'pg';
+import { Redis } from 'ioredis';
 import type { EventStore } from './commands/event-store.ts';
-import { buildApp } from './http/app.ts';
+import { createS3ConfigHandler } from './commands/s3-config-handler.ts';
+import { updateS3ConfigRoute } from './commands/update-s3-config.route.ts';
+import { buildApp, type App } from './http/app.ts';
+import { accessControl, instanceAccess } from './http/auth.ts';
 import type { ReadinessCheck } from './http/health.ts';
+import { openApi } from './http/openapi.ts';
+import { requestRateLimit } from './http/rate-limit.ts';
+import { EventStoreDbEventStore } from './infra/event-store/eventstoredb-event-store.ts';
 import { PostgresEventStore } from './infra/event-store/postgres-event-store.ts';
 import { createLogger, type Logger } from './infra/logger.ts';
 import { loadMasterKey } from './infra/master-keys.ts';
-import { startEmbeddedPostgres } from './infra/postgres/embedded.ts';
-import { migrate } from './infra/postgres/migrate.ts';
-import { createPool } from './infra/postgres/pool.ts';
+import { PostgresAccessStore } from './infra/postgres/access-store.ts';
+import { openDatabase, type Database } from './infra/postgres/database.ts';
+import { PostgresInstanceKeyring } from './infra/postgres/postgres-instance-keyring.ts';
+import type { EventFeed } from './projections/event-feed.ts';
 import type { Role, Settings } from './settings.ts';
 
 export interface RunningService {
   /** Where the HTTP server listens, e.g. http://127.0.0.1:8080. */
   url: string;
+  app: App;
   stop(): Promise<void>;
 }
 
@@ -28,55 +36,107 @@ export async function serve(settings: Settings, roles: ReadonlySet<Role>): Promi
   await service.stop();
 }
 
+type Cleanup = () => Promise<void>;
+
+/** Starts the given roles in this process; every role also serves /health. */
 export async function startService(
   settings: Settings,
   roles: ReadonlySet<Role>,
   logger: Logger,
 ): Promise<RunningService> {
-  const cleanups: (() => Promise<void>)[] = [];
+  const cleanups: Cleanup[] = [];
   const stop = async () => {
     for (const cleanup of cleanups.reverse()) {
-      await cleanup().catch((error: unknown) => logger.warn({ err: error }, 'shutdown step failed'));
+      await cleanup().catch((error: unknown) =>
+        logger.warn({ err: error }, 'shutdown step failed'),
+      );
     }
   };
   try {
-    let databaseUrl = settings.DATABASE_URL;
-    if (!databaseUrl) {
-      const embedded = await startEmbeddedPostgres(
-        settings.STOWAGE_DATA_DIR,
-        settings.STOWAGE_EMBEDDED_PG_PORT,
-        logger,
-      );
-      cleanups.push(embedded.stop);
-      databaseUrl = embedded.url;
-    }
-    const pool = createPool(databaseUrl, settings.DATABASE_POOL_SIZE);
-    cleanups.push(() => pool.end());
-    const applied = await migrate(pool);
-    if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
-
-    const connect = async () => {
-      const client = new pg.Client({ connectionString: databaseUrl });
-      await client.connect();
-      return client;
-    };
-    const eventStore: EventStore & { name: string } = Object.assign(
-      new PostgresEventStore(pool, connect),
-      { name: 'postgres' },
-    );
-    await loadMasterKey(settings, logger);
+    const database = await openDatabase(settings, logger);
+    cleanups.push(database.close);
+    const eventStore = openEventStore(settings, database, cleanups);
+    const masterKey = await loadMasterKey(settings, logger);
+    const keyring = new PostgresInstanceKeyring(database.pool, masterKey);
 
     const readiness: ReadinessCheck[] = [
-      { name: 'database', check: async () => void (await pool.query('SELECT 1')) },
+      { name: 'database', check: async () => void (await database.pool.query('SELECT 1')) },
       { name: 'eventStore', check: async () => void (await eventStore.readStream('$ping')) },
     ];
     const app = buildApp({ logger, readiness });
-    cleanups.push(() => app.close());
+    // Closed first on shutdown: no new requests while the rest stops.
+    const closeApp = () => app.close();
+
+    if (roles.has('api')) {
+      await registerApi(app, { settings, database, eventStore, keyring, logger, cleanups });
+    }
+
     const url = await app.listen({ port: settings.PORT, host: settings.HOST });
+    cleanups.push(closeApp);
     logger.info({ url, roles: [...roles], eventStore: eventStore.name }, 'stowage started');
-    return { url, stop };
+    return { url, app, stop };
   } catch (error) {
     await stop();
     throw error;
   }
+}
+
+function openEventStore(
+  settings: Settings,
+  database: Database,
+  cleanups: Cleanup[],
+): EventStore & EventFeed & { name: string } {
+  if (settings.EVENTSTORE_URL) {
+    const store = new EventStoreDbEventStore(settings.EVENTSTORE_URL);
+    cleanups.push(() => store.close());
+    return Object.assign(store, { name: 'eventstoredb' });
+  }
+  return Object.assign(new PostgresEventStore(database.pool, database.connect), {
+    name: 'postgres',
+  });
+}
+
+async function registerApi(
+  app: App,
+  deps: {
+    settings: Settings;
+    database: Database;
+    eventStore: EventStore;
+    keyring: PostgresInstanceKeyring;
+    logger: Logger;
+    cleanups: Cleanup[];
+  },
+): Promise<void> {
+  const { settings, database, eventStore, keyring, logger, cleanups } = deps;
+  const accessStore = new PostgresAccessStore({
+    pool: database.pool,
+    connect: database.connect,
+    logger,
+  });
+  await accessStore.startListening();
+  cleanups.push(() => accessStore.close());
+
+  let redis: Redis | undefined;
+  if (settings.REDIS_URL) {
+    // Without an offline queue a Redis outage fails fast (and the limiter lets requests
+    // through) instead of holding every request until Redis returns.
+    redis = new Redis(settings.REDIS_URL, { enableOfflineQueue: false, commandTimeout: 500 });
+    redis.on('error', (error) => logger.warn({ err: error }, 'redis unavailable'));
+    const client = redis;
+    cleanups.push(async () => void client.disconnect());
+  }
+
+  const access = instanceAccess(accessStore);
+  const handle = createS3ConfigHandler({
+    eventStore,
+    keyring,
+    onKeyDestroyFailed: (error, keyId) =>
+      logger.error({ err: error, keyId }, 'destroying key material failed; the projection retries'),
+  });
+  const endpointPolicy = { allowPrivate: settings.STOWAGE_ALLOW_PRIVATE_ENDPOINTS };
+
+  await app.register(openApi);
+  await app.register(accessControl);
+  await app.register(requestRateLimit, redis ? { redis } : {});
+  await app.register(updateS3ConfigRoute({ handle, endpointPolicy, access }));
 }

@@ -24,8 +24,7 @@ import type { InstanceKey, InstanceKeyring } from './instance-keyring.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 
 export type S3ConfigRequest =
-  | { enabled: true; settings: S3Settings; secretKey?: string }
-  | { enabled: false };
+  { enabled: true; settings: S3Settings; secretKey?: string } | { enabled: false };
 
 export interface S3ConfigChange {
   instance: string;
@@ -128,7 +127,7 @@ export function foldS3Config(events: readonly RecordedEvent[]): S3ConfigState {
     // Revisions still advance past events this version does not know.
     state = event
       ? evolve(state, event)
-      : { ...state, revision: recorded.revision } as S3ConfigState;
+      : ({ ...state, revision: recorded.revision } as S3ConfigState);
   }
   return state;
 }
@@ -152,7 +151,12 @@ async function toCommand(
     request.secretKey === undefined
       ? undefined
       : await submitSecret(request.secretKey, change.instance, state, nextRevision, resolveKey);
-  return { type: 'ConfigureS3', ...common, settings: request.settings, ...(secret ? { secret } : {}) };
+  return {
+    type: 'ConfigureS3',
+    ...common,
+    settings: request.settings,
+    ...(secret ? { secret } : {}),
+  };
 }
 
 /** The keyed digest always; the 275 µs seal only when the secret differs from the stored one. */

@@ -28,6 +28,7 @@ export const regionPattern = /^[a-z0-9]+(-[a-z0-9]+)*$/;
 export const credentialPattern = /^[\x21-\x7e]+$/;
 
 export function pathPrefixProblem(prefix: string): string | undefined {
+  // eslint-disable-next-line no-control-regex -- control characters are what this refuses
   if (/[\x00-\x1f\x7f\\]/.test(prefix)) return 'must not contain control characters or backslashes';
   if (prefix.split('/').some((segment) => segment === '..' || segment === '.')) {
     return 'must not contain "." or ".." segments';
@@ -86,7 +87,10 @@ export function addressProblem(address: string, policy: EndpointPolicy): string 
     if (a === 169 && b === 254) return 'must not point at a link-local or metadata address';
     if (a === 0 || a >= 224) return 'must not point at a reserved address';
     const privateRange =
-      a === 127 || a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) ||
+      a === 127 ||
+      a === 10 ||
+      (a === 172 && b >= 16 && b <= 31) ||
+      (a === 192 && b === 168) ||
       (a === 100 && b >= 64 && b <= 127);
     if (privateRange && !policy.allowPrivate) return 'must not point at a private address';
     return undefined;

@@ -25,6 +25,9 @@ export function buildApp({ logger, readiness }: AppOptions) {
     requestIdHeader: false,
     genReqId: requestIdOf,
   }).withTypeProvider<ZodTypeProvider>();
+  // Only JSON is served; without this, text/plain bodies would reach validation as strings
+  // instead of getting a 415.
+  app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.addHook('onSend', async (request, reply) => {

@@ -14,10 +14,9 @@ export const redactedPaths = [
   '*.token',
 ];
 
-export function createLogger(level: string): Logger {
-  return pino({
-    level,
-    base: { service: 'stowage' },
-    redact: { paths: redactedPaths, censor: '[redacted]' },
-  });
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  return pino(
+    { level, base: { service: 'stowage' }, redact: { paths: redactedPaths, censor: '[redacted]' } },
+    destination,
+  );
 }

@@ -18,7 +18,10 @@ after(() => database?.drop());
 
 const sealedSecretsOf = async (instance: string) =>
   (await side.eventStore.readStream(instanceStream(instance)))
-    .map((event) => ({ revision: event.revision, secret: event.data.secret as Record<string, string> | undefined }))
+    .map((event) => ({
+      revision: event.revision,
+      secret: event.data.secret as Record<string, string> | undefined,
+    }))
     .filter((event) => event.secret?.change === 'sealed');
 
 describe('the S3 configuration command handler', () => {
@@ -32,7 +35,10 @@ describe('the S3 configuration command handler', () => {
     const keypair = await side.keyring.openKeypair(keyId);
     assert.ok(keypair);
     const context = { instance: 'alpha', revision: sealed!.revision, keyId };
-    assert.equal(openSecret(sealed!.secret!.ciphertext!, context, keypair), 'wJalrXUtnFEMI/K7MDENG');
+    assert.equal(
+      openSecret(sealed!.secret!.ciphertext!, context, keypair),
+      'wJalrXUtnFEMI/K7MDENG',
+    );
   });
 
   test('the same request again appends nothing; a new prefix without the secret keeps it unsealed', async () => {
@@ -57,7 +63,10 @@ describe('the S3 configuration command handler', () => {
       { instance: 'delta', revision: sealed!.revision, keyId },
       { instance: 'gamma', revision: sealed!.revision + 1, keyId },
     ]) {
-      assert.throws(() => openSecret(sealed!.secret!.ciphertext!, context, keypair), SecretContextMismatch);
+      assert.throws(
+        () => openSecret(sealed!.secret!.ciphertext!, context, keypair),
+        SecretContextMismatch,
+      );
     }
   });
 
@@ -81,20 +90,32 @@ describe('the S3 configuration command handler', () => {
     assert.ok(rows[0].destroyed_at);
     // Nothing left anywhere can open the ciphertexts: every stored private key sealed to the
     // master key is tried against them.
-    const { rows: keys } = await database.pool.query<{ public_key: Buffer; sealed_private_key: Buffer }>(
+    const { rows: keys } = await database.pool.query<{
+      public_key: Buffer;
+      sealed_private_key: Buffer;
+    }>(
       'SELECT public_key, sealed_private_key FROM instance_keys WHERE sealed_private_key IS NOT NULL',
     );
     for (const { secret } of sealed) {
       for (const key of keys) {
-        const secretKey = openSealed(side.masterKey.keypair!, new Uint8Array(key.sealed_private_key));
+        const secretKey = openSealed(
+          side.masterKey.keypair!,
+          new Uint8Array(key.sealed_private_key),
+        );
         assert.throws(() =>
-          openSealed({ publicKey: new Uint8Array(key.public_key), secretKey }, fromBase64Url(secret!.ciphertext!)),
+          openSealed(
+            { publicKey: new Uint8Array(key.public_key), secretKey },
+            fromBase64Url(secret!.ciphertext!),
+          ),
         );
       }
     }
     // The audit trail stays.
     const events = await side.eventStore.readStream(instanceStream('shred'));
-    assert.deepEqual(events.map((event) => event.type), ['S3ConfigUpdated', 'S3ConfigUpdated', 'S3ConfigDisabled']);
+    assert.deepEqual(
+      events.map((event) => event.type),
+      ['S3ConfigUpdated', 'S3ConfigUpdated', 'S3ConfigDisabled'],
+    );
   });
 
   test('re-enabling after a disable gets fresh key material', async () => {
@@ -127,13 +148,21 @@ describe('the S3 configuration command handler', () => {
 
     const events = await side.eventStore.readStream(instanceStream('busy'));
     assert.equal(events.length, 51);
-    assert.deepEqual(events.map((event) => event.revision), [...Array(51).keys()]);
+    assert.deepEqual(
+      events.map((event) => event.revision),
+      [...Array(51).keys()],
+    );
     const prefixes = new Set(events.slice(1).map((event) => event.data.pathPrefix));
     assert.equal(prefixes.size, 50);
     const final = foldS3Config(events);
-    assert.equal(final.status === 'enabled' && final.settings.pathPrefix, events[50]!.data.pathPrefix);
+    assert.equal(
+      final.status === 'enabled' && final.settings.pathPrefix,
+      events[50]!.data.pathPrefix,
+    );
     // Keys created by appends that lost a race were discarded: only the one in use remains.
-    const { rows } = await database.pool.query("SELECT count(*)::int AS n FROM instance_keys WHERE instance_name = 'busy'");
+    const { rows } = await database.pool.query(
+      "SELECT count(*)::int AS n FROM instance_keys WHERE instance_name = 'busy'",
+    );
     assert.equal(rows[0].n, 1);
   });
 

@@ -22,10 +22,17 @@ export async function startEmbeddedPostgres(
   dataDir: string,
   port: number,
   log: Logger,
+  { shareRunning = false }: { shareRunning?: boolean } = {},
 ): Promise<EmbeddedDatabase> {
   const databaseDir = resolve(dataDir, 'postgres');
   await mkdir(resolve(dataDir), { recursive: true });
-  await stopOrphanedPostmaster(databaseDir, log);
+  const running = await runningPostmaster(databaseDir);
+  if (running && shareRunning) {
+    // A short-lived command (admin, replay) next to a running `stowage serve` uses its cluster
+    // and leaves it running.
+    return { url: embeddedUrl(port), stop: async () => {} };
+  }
+  if (running) await stopOrphanedPostmaster(running, log);
 
   const EmbeddedPostgres = await importWithoutExitHooks();
   const server = new EmbeddedPostgres({
@@ -54,9 +61,13 @@ export async function startEmbeddedPostgres(
   await createDatabaseIfMissing(port);
   log.info({ databaseDir, port, firstStart }, 'embedded PostgreSQL running');
   return {
-    url: `postgres://${user}:${password}@127.0.0.1:${port}/${database}`,
+    url: embeddedUrl(port),
     stop: () => server.stop(),
   };
+}
+
+function embeddedUrl(port: number): string {
+  return `postgres://${user}:${password}@127.0.0.1:${port}/${database}`;
 }
 
 async function createDatabaseIfMissing(port: number): Promise<void> {
@@ -72,15 +83,19 @@ async function createDatabaseIfMissing(port: number): Promise<void> {
   }
 }
 
+/** The pid of a PostgreSQL server running on this data directory, if any. */
+async function runningPostmaster(databaseDir: string): Promise<number | undefined> {
+  const pidFile = resolve(databaseDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return undefined;
+  const pid = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
+  return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : undefined;
+}
+
 /**
  * A previous process killed without a chance to stop its PostgreSQL child leaves that child
  * running on our data directory; a fast shutdown lets this start take the directory over.
  */
-async function stopOrphanedPostmaster(databaseDir: string, log: Logger): Promise<void> {
-  const pidFile = resolve(databaseDir, 'postmaster.pid');
-  if (!existsSync(pidFile)) return;
-  const pid = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
-  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+async function stopOrphanedPostmaster(pid: number, log: Logger): Promise<void> {
   log.warn({ pid }, 'stopping an embedded PostgreSQL left running by an earlier process');
   process.kill(pid, 'SIGINT');
   for (let waited = 0; waited < 30_000 && isAlive(pid); waited += 100) {
