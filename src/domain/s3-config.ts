@@ -53,8 +53,7 @@ export type S3ConfigCommand =
     };
 
 export type SealedSecretChange =
-  | { change: 'sealed'; keyId: string; mac: string; ciphertext: string }
-  | { change: 'unchanged' };
+  { change: 'sealed'; keyId: string; mac: string; ciphertext: string } | { change: 'unchanged' };
 
 export type S3ConfigEvent =
   | {
@@ -97,8 +96,7 @@ export function evolve(state: S3ConfigState, event: S3ConfigEvent): S3ConfigStat
     case 'S3ConfigUpdated': {
       const { region, bucket, accessKey, endpoint, pathPrefix, secret } = event.data;
       const kept = state.status === 'enabled' ? state.secret : undefined;
-      const current =
-        secret.change === 'sealed' ? { keyId: secret.keyId, mac: secret.mac } : kept;
+      const current = secret.change === 'sealed' ? { keyId: secret.keyId, mac: secret.mac } : kept;
       if (!current) throw new Error(`S3ConfigUpdated at revision ${revision} keeps no secret`);
       return {
         status: 'enabled',

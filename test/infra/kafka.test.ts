@@ -13,7 +13,10 @@ test('the real Kafka broker takes a topic, a produced message and a consumer gro
   const producer = kafka.producer();
   const consumer = kafka.consumer({ groupId: `smoke-${randomUUID()}` });
   try {
-    assert.equal(await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true }), true);
+    assert.equal(
+      await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true }),
+      true,
+    );
     await producer.connect();
     await producer.send({
       topic,

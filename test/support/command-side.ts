@@ -1,4 +1,7 @@
-import { createS3ConfigHandler, type S3ConfigChange } from '../../src/commands/s3-config-handler.ts';
+import {
+  createS3ConfigHandler,
+  type S3ConfigChange,
+} from '../../src/commands/s3-config-handler.ts';
 import { PostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
 import { masterKeyId, type MasterKey } from '../../src/infra/master-keys.ts';
 import { PostgresInstanceKeyring } from '../../src/infra/postgres/postgres-instance-keyring.ts';

@@ -49,7 +49,11 @@ export class PostgresInstanceKeyring implements InstanceKeyring {
     );
     const row = rows[0];
     if (!row) return undefined;
-    const key = { id: keyId, publicKey: new Uint8Array(row.public_key), macKey: new Uint8Array(row.mac_key) };
+    const key = {
+      id: keyId,
+      publicKey: new Uint8Array(row.public_key),
+      macKey: new Uint8Array(row.mac_key),
+    };
     this.remember(key);
     return key;
   }
