@@ -137,6 +137,9 @@ async function registerApi(
 
   await app.register(openApi);
   await app.register(accessControl);
-  await app.register(requestRateLimit, redis ? { redis } : {});
+  await app.register(requestRateLimit, {
+    max: settings.STOWAGE_RATE_LIMIT_PER_MINUTE,
+    ...(redis ? { redis } : {}),
+  });
   await app.register(updateS3ConfigRoute({ handle, endpointPolicy, access }));
 }

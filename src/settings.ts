@@ -28,7 +28,10 @@ const settingsSchema = z.object({
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(20),
   EVENTSTORE_URL: z
     .string()
-    .refine((value) => /^(esdb|esdb\+discover|kurrentdb):\/\//.test(value), 'expected an esdb:// URL')
+    .refine(
+      (value) => /^(esdb|esdb\+discover|kurrentdb):\/\//.test(value),
+      'expected an esdb:// URL',
+    )
     .optional(),
   KAFKA_BROKERS: z
     .string()
@@ -50,6 +53,7 @@ const settingsSchema = z.object({
     .pipe(z.array(z.enum(roleNames)).min(1))
     .optional(),
   STOWAGE_ALLOW_PRIVATE_ENDPOINTS: booleanFlag.default(false),
+  STOWAGE_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(100),
 });
 
 export type Settings = z.output<typeof settingsSchema>;

@@ -31,7 +31,11 @@ for (const [variable, value, expected] of [
   ['DATABASE_URL', 'mysql://x', /^invalid setting DATABASE_URL: expected a postgres:\/\/ URL$/],
   ['EVENTSTORE_URL', 'http://x', /^invalid setting EVENTSTORE_URL: expected an esdb:\/\/ URL/],
   ['STOWAGE_ROLES', 'api,cook', /^invalid setting STOWAGE_ROLES: /],
-  ['STOWAGE_SEAL_PUBLIC_KEY', 'short', /^invalid setting STOWAGE_SEAL_PUBLIC_KEY: expected 32 bytes/],
+  [
+    'STOWAGE_SEAL_PUBLIC_KEY',
+    'short',
+    /^invalid setting STOWAGE_SEAL_PUBLIC_KEY: expected 32 bytes/,
+  ],
 ] as const) {
   test(`${variable}=${value} is refused with one line naming the variable`, () => {
     assert.throws(
@@ -50,6 +54,7 @@ test('a wrong secret setting is named but its value is never echoed', () => {
   const secret = 'not-a-key-but-still-private';
   assert.throws(
     () => loadSettings({ STOWAGE_SEAL_SECRET_KEY: secret }),
-    (error: Error) => !error.message.includes(secret) && /STOWAGE_SEAL_SECRET_KEY/.test(error.message),
+    (error: Error) =>
+      !error.message.includes(secret) && /STOWAGE_SEAL_SECRET_KEY/.test(error.message),
   );
 });

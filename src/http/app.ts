@@ -7,6 +7,7 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { Logger } from '../infra/logger.ts';
+import { failureBody } from './api-error.ts';
 import { errorShape } from './error-shape.ts';
 import { healthRoutes, type ReadinessCheck } from './health.ts';
 
@@ -24,6 +25,10 @@ export function buildApp({ logger, readiness }: AppOptions) {
     bodyLimit: bodyLimitBytes,
     requestIdHeader: false,
     genReqId: requestIdOf,
+    // Errors fastify raises before routing (an undecodable URL) bypass the error handler.
+    frameworkErrors: (_error, _request, reply) => {
+      void reply.code(400).send(failureBody('Invalid URL'));
+    },
   }).withTypeProvider<ZodTypeProvider>();
   // Only JSON is served; without this, text/plain bodies would reach validation as strings
   // instead of getting a 415.

@@ -27,7 +27,15 @@ const settings: S3Settings = {
 const secret = { keyId: 'k1', mac: 'mac-of-secret-1', ciphertext: 'sealed-secret-1' };
 
 const configure = (overrides: Partial<Extract<S3ConfigCommand, { type: 'ConfigureS3' }>> = {}) =>
-  ({ type: 'ConfigureS3', instance: 'my-instance', settings, secret, actor, at, ...overrides }) as const;
+  ({
+    type: 'ConfigureS3',
+    instance: 'my-instance',
+    settings,
+    secret,
+    actor,
+    at,
+    ...overrides,
+  }) as const;
 const disable = (overrides: Partial<Extract<S3ConfigCommand, { type: 'DisableS3' }>> = {}) =>
   ({ type: 'DisableS3', instance: 'my-instance', actor, at, ...overrides }) as const;
 
@@ -53,7 +61,9 @@ describe('configuring S3', () => {
   });
 
   test('enabling needs a secret key', () => {
-    given([]).when(configure({ secret: undefined })).thenRejects(rejectedFor('secret-required'));
+    given([])
+      .when(configure({ secret: undefined }))
+      .thenRejects(rejectedFor('secret-required'));
   });
 
   test('the same request again changes nothing and records nothing', () => {
@@ -116,14 +126,18 @@ describe('disabling S3', () => {
 
 describe('If-Match', () => {
   test('a command made against the current revision goes through', () => {
-    given([enabledWithSecret1]).when(disable({ expectedRevision: 0 })).then([disabled]);
+    given([enabledWithSecret1])
+      .when(disable({ expectedRevision: 0 }))
+      .then([disabled]);
   });
 
   test('a command made against an older revision is refused', () => {
     given([enabledWithSecret1, disabled, enabledWithSecret1])
       .when(disable({ expectedRevision: 1 }))
       .thenRejects(rejectedFor('revision-mismatch'));
-    given([]).when(disable({ expectedRevision: 0 })).thenRejects(rejectedFor('revision-mismatch'));
+    given([])
+      .when(disable({ expectedRevision: 0 }))
+      .thenRejects(rejectedFor('revision-mismatch'));
   });
 });
 
@@ -147,9 +161,14 @@ describe('evolve', () => {
   });
 
   test('an update that keeps the secret keeps the key and digest of the last sealed one', () => {
-    const state = [enabledWithSecret1, updated({ ...settings, bucket: 'b2b' }, { change: 'unchanged' })]
-      .reduce(evolve, initialState);
+    const state = [
+      enabledWithSecret1,
+      updated({ ...settings, bucket: 'b2b' }, { change: 'unchanged' }),
+    ].reduce(evolve, initialState);
     assert.equal(state.status, 'enabled');
-    assert.deepEqual(state.status === 'enabled' && state.secret, { keyId: 'k1', mac: 'mac-of-secret-1' });
+    assert.deepEqual(state.status === 'enabled' && state.secret, {
+      keyId: 'k1',
+      mac: 'mac-of-secret-1',
+    });
   });
 });

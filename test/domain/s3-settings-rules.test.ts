@@ -13,7 +13,18 @@ describe('bucket names', () => {
   for (const name of ['ryzeapi-media', 'whatsapp', 'a.b-c', 'abc', 'x'.repeat(63)]) {
     test(`${name} is accepted`, () => assert.equal(bucketNameProblem(name), undefined));
   }
-  for (const name of ['ab', 'x'.repeat(64), 'Upper', 'under_score', '-start', 'end-', 'a..b', '192.168.1.1', 'xn--abc', 'abc-s3alias']) {
+  for (const name of [
+    'ab',
+    'x'.repeat(64),
+    'Upper',
+    'under_score',
+    '-start',
+    'end-',
+    'a..b',
+    '192.168.1.1',
+    'xn--abc',
+    'abc-s3alias',
+  ]) {
     test(`${name} is refused`, () => assert.notEqual(bucketNameProblem(name), undefined));
   }
 });
@@ -44,7 +55,10 @@ describe('endpoints', () => {
   test('http(s) origins are accepted and stored without a trailing slash', () => {
     assert.equal(endpointProblem('https://minio.internal.company.com', strict), undefined);
     assert.equal(endpointProblem('https://nyc3.digitaloceanspaces.com/', strict), undefined);
-    assert.equal(normaliseEndpoint('https://s3.us-west-004.backblazeb2.com/'), 'https://s3.us-west-004.backblazeb2.com');
+    assert.equal(
+      normaliseEndpoint('https://s3.us-west-004.backblazeb2.com/'),
+      'https://s3.us-west-004.backblazeb2.com',
+    );
   });
 
   for (const [endpoint, why] of [
@@ -60,7 +74,8 @@ describe('endpoints', () => {
     ['http://127.0.0.1:9000', /private/],
     ['http://localhost:9000', /this host/],
   ] as const) {
-    test(`${endpoint} is refused`, () => assert.match(endpointProblem(endpoint, strict) ?? '', why));
+    test(`${endpoint} is refused`, () =>
+      assert.match(endpointProblem(endpoint, strict) ?? '', why));
   }
 
   test('private addresses are allowed only when the policy says so; metadata never', () => {
