@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import Fastify from 'fastify';
+import Fastify, { type FastifyReply } from 'fastify';
 import {
   serializerCompiler,
   validatorCompiler,
@@ -26,7 +26,7 @@ export function buildApp({ logger, readiness }: AppOptions) {
     requestIdHeader: false,
     genReqId: requestIdOf,
     // Errors fastify raises before routing (an undecodable URL) bypass the error handler.
-    frameworkErrors: (_error, _request, reply) => {
+    frameworkErrors: (_error, _request, reply: FastifyReply) => {
       void reply.code(400).send(failureBody('Invalid URL'));
     },
   }).withTypeProvider<ZodTypeProvider>();
