@@ -30,8 +30,7 @@ const eventColumns =
 
 // Each append is one statement, so one round trip and one implicit transaction: the stream row
 // moves to its new revision only from the expected one (a concurrent append waits on the row
-// lock, then finds the revision moved and inserts nothing), the events go in, and listeners are
-// told on commit.
+// lock, then finds the revision moved and inserts nothing), and the events go in.
 const appendToExistingStream = `
   WITH advanced AS (
     UPDATE event_streams SET revision = $3 WHERE stream_name = $1 AND revision = $2 RETURNING 1
@@ -42,8 +41,7 @@ const appendToExistingStream = `
     WHERE EXISTS (SELECT FROM advanced)
     RETURNING transaction_id, global_position
   )
-  SELECT max(transaction_id::text) AS transaction_id, max(global_position) AS global_position,
-         (SELECT count(*) FROM (SELECT pg_notify('${eventsChannel}', '') FROM advanced) AS n) AS notified
+  SELECT max(transaction_id::text) AS transaction_id, max(global_position) AS global_position
   FROM appended`;
 
 const appendToNewStream = `
@@ -57,8 +55,7 @@ const appendToNewStream = `
     WHERE EXISTS (SELECT FROM created)
     RETURNING transaction_id, global_position
   )
-  SELECT max(transaction_id::text) AS transaction_id, max(global_position) AS global_position,
-         (SELECT count(*) FROM (SELECT pg_notify('${eventsChannel}', '') FROM created) AS n) AS notified
+  SELECT max(transaction_id::text) AS transaction_id, max(global_position) AS global_position
   FROM appended`;
 
 /**
@@ -118,11 +115,37 @@ export class PostgresEventStore implements EventStore, EventFeed {
     if (!row?.global_position || !row.transaction_id) {
       throw new StreamConflictError(stream, expected);
     }
+    this.announceAppend();
     return {
       revision: last,
       position: [BigInt(row.transaction_id), BigInt(row.global_position)],
     };
   }
+
+  /**
+   * Tells listeners that events were appended, after the commit and coalesced: a NOTIFY inside
+   * the append's transaction would take PostgreSQL's notification lock across the commit's WAL
+   * flush and so serialise every append (measured: 700 instead of several thousand appends/s).
+   * One notification in flight at a time, and one more queued behind it, cover any number of
+   * appends; a lost one only costs a listener its idle poll interval.
+   */
+  private announceAppend(): void {
+    if (this.announcement === 'in-flight' || this.announcement === 'queued') {
+      this.announcement = 'queued';
+      return;
+    }
+    this.announcement = 'in-flight';
+    void this.pool
+      .query(`SELECT pg_notify('${eventsChannel}', '')`)
+      .catch(() => {})
+      .then(() => {
+        const again = this.announcement === 'queued';
+        this.announcement = 'idle';
+        if (again) this.announceAppend();
+      });
+  }
+
+  private announcement: 'idle' | 'in-flight' | 'queued' = 'idle';
 
   async subscribe(
     category: string,
