@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { adminCommand, adminUsage } from './admin/admin-commands.ts';
 import { keypairToJson } from './infra/master-keys.ts';
 import { generateKeypair } from './infra/sealing.ts';
+import { replayCommand, replayUsage } from './replay/replay-command.ts';
 import { serve } from './serve.ts';
 import { loadSettings, roleNames, SettingsError, type Role } from './settings.ts';
 
@@ -10,7 +11,7 @@ const usage = `usage: stowage <command>
   serve [--roles api,projector,worker]   run the service (default: api and projector, plus the
                                           worker when KAFKA_BROKERS is set)
   keys generate                          print a new sealing keypair as JSON
-${adminUsage}`;
+${replayUsage}${adminUsage}`;
 
 /** Runs one command line; resolves to the process exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -23,6 +24,8 @@ export async function main(argv: string[]): Promise<number> {
         return keysCommand(rest);
       case 'admin':
         return await adminCommand(rest);
+      case 'replay':
+        return await replayCommand(rest);
       case undefined:
       case 'help':
       case '--help':

@@ -15,6 +15,11 @@ import { PostgresAccessStore } from './infra/postgres/access-store.ts';
 import { openDatabase, type Database } from './infra/postgres/database.ts';
 import { PostgresInstanceKeyring } from './infra/postgres/postgres-instance-keyring.ts';
 import type { EventFeed } from './projections/event-feed.ts';
+import { startProjector } from './projections/projector.ts';
+import { getS3ConfigHistoryRoute } from './queries/get-s3-config-history.route.ts';
+import { getS3ConfigRoute } from './queries/get-s3-config.route.ts';
+import { PostgresProjectionProgress } from './queries/projection-progress.ts';
+import { PostgresS3ConfigViews } from './queries/s3-config-views.ts';
 import type { Role, Settings } from './settings.ts';
 
 export interface RunningService {
@@ -67,6 +72,25 @@ export async function startService(
     // Closed first on shutdown: no new requests while the rest stops.
     const closeApp = () => app.close();
 
+    if (roles.has('projector')) {
+      const projector = startProjector({
+        pool: database.pool,
+        feed: eventStore,
+        keyring,
+        connect: database.connect,
+        logger,
+      });
+      // A poison event stops the projection (logged there); readiness then says so.
+      let projectorFailed = false;
+      projector.done.catch(() => (projectorFailed = true));
+      readiness.push({
+        name: 'projector',
+        check: async () => {
+          if (projectorFailed) throw new Error('the projection stopped on a poison event');
+        },
+      });
+      cleanups.push(() => projector.stop());
+    }
     if (roles.has('api')) {
       await registerApi(app, { settings, database, eventStore, keyring, logger, cleanups });
     }
@@ -101,7 +125,7 @@ async function registerApi(
   deps: {
     settings: Settings;
     database: Database;
-    eventStore: EventStore;
+    eventStore: EventStore & EventFeed;
     keyring: PostgresInstanceKeyring;
     logger: Logger;
     cleanups: Cleanup[];
@@ -142,4 +166,11 @@ async function registerApi(
     ...(redis ? { redis } : {}),
   });
   await app.register(updateS3ConfigRoute({ handle, endpointPolicy, access }));
+
+  const progress = new PostgresProjectionProgress(database.pool, database.connect);
+  cleanups.push(() => progress.close());
+  await app.register(
+    getS3ConfigRoute({ views: new PostgresS3ConfigViews(database.pool), progress, access }),
+  );
+  await app.register(getS3ConfigHistoryRoute({ eventStore, access }));
 }

@@ -1,0 +1,167 @@
+import type pg from 'pg';
+import { formatPosition, type LogPosition } from '../commands/event-store.ts';
+import { instanceStreamCategory } from '../domain/s3-config.ts';
+import type { Logger } from '../infra/logger.ts';
+import type { Pool } from '../infra/postgres/pool.ts';
+import { holdAdvisoryLock } from './advisory-lock.ts';
+import { CheckpointMoved, readCheckpoint } from './checkpoints.ts';
+import type { EventFeed } from './event-feed.ts';
+import {
+  commitBatch,
+  liveProjection,
+  PoisonEventError,
+  type KeyShredder,
+} from './project-batch.ts';
+
+export interface ProjectorDeps {
+  pool: Pool;
+  feed: EventFeed;
+  keyring: KeyShredder;
+  /** Opens the dedicated connection that holds the projector's advisory lock. */
+  connect: () => Promise<pg.Client>;
+  logger: Logger;
+  signal?: AbortSignal;
+  maxBatch?: number;
+}
+
+export interface ProjectorStats {
+  /** Whether this process holds the lock and projects (false: standing by). */
+  active: boolean;
+  checkpoint: LogPosition | null;
+  batches: number;
+  applied: number;
+  alreadyApplied: number;
+  unknown: number;
+}
+
+export interface Projector {
+  /** Settles once stopped: resolves after stop() or the signal, rejects with PoisonEventError. */
+  readonly done: Promise<void>;
+  stats(): Readonly<ProjectorStats>;
+  stop(): Promise<void>;
+}
+
+const lockName = `stowage:projection:${liveProjection.checkpoint}`;
+const defaultMaxBatch = 1000;
+const maxRetryDelayMs = 5000;
+
+/**
+ * The `projector` role: keeps instance_s3_config up to date with the log. One process at a time
+ * projects (it holds an advisory lock); others wait as hot standbys. Failures of the database or
+ * the feed are retried; a poison event stops the projector for good.
+ */
+export function startProjector(deps: ProjectorDeps): Projector {
+  const controller = new AbortController();
+  const signal = deps.signal
+    ? AbortSignal.any([deps.signal, controller.signal])
+    : controller.signal;
+  const stats: ProjectorStats = {
+    active: false,
+    checkpoint: null,
+    batches: 0,
+    applied: 0,
+    alreadyApplied: 0,
+    unknown: 0,
+  };
+  const done = run(deps, signal, stats);
+  // The caller learns of a poison event through `done`; an unobserved one must not crash the API
+  // process the projector shares in the embedded mode.
+  done.catch(() => {});
+  return {
+    done,
+    stats: () => ({ ...stats }),
+    async stop() {
+      controller.abort();
+      await done.catch(() => {});
+    },
+  };
+}
+
+async function run(deps: ProjectorDeps, signal: AbortSignal, stats: ProjectorStats) {
+  const log = deps.logger.child({ projection: liveProjection.checkpoint });
+  let failures = 0;
+  while (!signal.aborted) {
+    const lock = await holdAdvisoryLock(deps.connect, lockName, signal, () =>
+      log.info('another projector is active; standing by'),
+    ).catch(async (error: unknown) => {
+      failures++;
+      log.warn({ err: error }, 'could not take the projector lock; retrying');
+      await sleep(retryDelay(failures), signal);
+      return null;
+    });
+    if (!lock) continue;
+    stats.active = true;
+    log.info('projector active');
+    try {
+      await follow(deps, AbortSignal.any([signal, lock.lost]), stats, log);
+      if (!signal.aborted) log.warn('lost the projector lock; standing by');
+      failures = 0;
+    } catch (error) {
+      if (error instanceof PoisonEventError) {
+        log.error(
+          { event: { ...error.event, position: formatPosition(error.event.position) } },
+          `${error.message}; projection stopped with its checkpoint just before it`,
+        );
+        throw error;
+      }
+      if (error instanceof CheckpointMoved) {
+        // A replay swapped in a rebuilt read model, or a projector that lost the lock committed
+        // first: the stored checkpoint is the truth, so start over from it.
+        log.info('checkpoint moved by another writer; resuming from it');
+      } else if (!signal.aborted) {
+        failures++;
+        log.warn({ err: error }, 'projection failed; retrying');
+        await sleep(retryDelay(failures), signal);
+      }
+    } finally {
+      stats.active = false;
+      await lock.release();
+    }
+  }
+}
+
+async function follow(
+  deps: ProjectorDeps,
+  signal: AbortSignal,
+  stats: ProjectorStats,
+  log: Logger,
+): Promise<void> {
+  let checkpoint = await readCheckpoint(deps.pool, liveProjection.checkpoint);
+  stats.checkpoint = checkpoint;
+  await deps.feed.subscribe(
+    instanceStreamCategory,
+    checkpoint,
+    async (events) => {
+      const folded = await commitBatch(deps.pool, liveProjection, checkpoint, events, deps.keyring);
+      checkpoint = folded.through;
+      stats.checkpoint = checkpoint;
+      stats.batches++;
+      stats.applied += folded.applied;
+      stats.alreadyApplied += folded.alreadyApplied;
+      stats.unknown += folded.unknown;
+      if (folded.unknown > 0) {
+        log.warn(
+          { skipped: folded.unknown, types: folded.unknownTypes },
+          'skipped events of types this version does not know',
+        );
+      }
+    },
+    { signal, maxBatch: deps.maxBatch ?? defaultMaxBatch },
+  );
+}
+
+function retryDelay(failures: number): number {
+  return Math.min(100 * 2 ** failures, maxRetryDelayMs);
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

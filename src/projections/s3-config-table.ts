@@ -1,0 +1,117 @@
+import type pg from 'pg';
+import type { Actor } from '../domain/s3-config.ts';
+import type { S3ConfigRow } from './s3-config-rows.ts';
+
+/** Told, after each commit, the name of every instance whose row changed: caches drop it. */
+export const s3ConfigChangedChannel = 'stowage_s3_config_changed';
+
+/** The live read model, and the table `stowage replay` rebuilds beside it before swapping. */
+export type S3ConfigTable = 'instance_s3_config' | 'instance_s3_config_rebuild';
+
+type Queryable = Pick<pg.ClientBase, 'query'>;
+
+const columns =
+  'instance_name, enabled, region, bucket, access_key, endpoint, path_prefix, secret_key_id, secret_ciphertext, secret_revision, revision, updated_at, updated_by';
+
+interface StoredRow {
+  instance_name: string;
+  enabled: boolean;
+  region: string;
+  bucket: string;
+  access_key: string;
+  endpoint: string;
+  path_prefix: string;
+  secret_key_id: string | null;
+  secret_ciphertext: string | null;
+  secret_revision: string | null;
+  revision: string;
+  updated_at: Date;
+  updated_by: Actor;
+}
+
+export async function loadRows(
+  db: Queryable,
+  table: S3ConfigTable,
+  instances: readonly string[],
+): Promise<Map<string, S3ConfigRow>> {
+  const { rows } = await db.query<StoredRow>(
+    `SELECT ${columns} FROM ${table} WHERE instance_name = ANY($1::text[])`,
+    [instances],
+  );
+  return new Map(rows.map((row) => [row.instance_name, fromStored(row)]));
+}
+
+/**
+ * Writes all rows in one statement. A row whose stored revision is already as high is left alone:
+ * whatever wrote it saw at least the same events.
+ */
+export async function upsertRows(
+  db: Queryable,
+  table: S3ConfigTable,
+  rows: readonly S3ConfigRow[],
+): Promise<void> {
+  if (rows.length === 0) return;
+  await db.query(
+    `INSERT INTO ${table} AS stored (${columns})
+     SELECT * FROM unnest($1::text[], $2::boolean[], $3::text[], $4::text[], $5::text[], $6::text[],
+                          $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[],
+                          $12::timestamptz[], $13::jsonb[])
+     ON CONFLICT (instance_name) DO UPDATE SET
+       enabled = excluded.enabled, region = excluded.region, bucket = excluded.bucket,
+       access_key = excluded.access_key, endpoint = excluded.endpoint,
+       path_prefix = excluded.path_prefix, secret_key_id = excluded.secret_key_id,
+       secret_ciphertext = excluded.secret_ciphertext, secret_revision = excluded.secret_revision,
+       revision = excluded.revision, updated_at = excluded.updated_at,
+       updated_by = excluded.updated_by
+     WHERE stored.revision < excluded.revision`,
+    [
+      rows.map((row) => row.instance),
+      rows.map((row) => row.enabled),
+      rows.map((row) => row.settings.region),
+      rows.map((row) => row.settings.bucket),
+      rows.map((row) => row.settings.accessKey),
+      rows.map((row) => row.settings.endpoint),
+      rows.map((row) => row.settings.pathPrefix),
+      rows.map((row) => row.secret?.keyId ?? null),
+      rows.map((row) => row.secret?.ciphertext ?? null),
+      rows.map((row) => row.secret?.revision ?? null),
+      rows.map((row) => row.revision),
+      rows.map((row) => row.updatedAt.toISOString()),
+      rows.map((row) => JSON.stringify(row.updatedBy)),
+    ],
+  );
+}
+
+/** Queued in the caller's transaction: listeners hear of it only once it commits. */
+export async function announceChanges(db: Queryable, instances: readonly string[]): Promise<void> {
+  if (instances.length === 0) return;
+  await db.query('SELECT pg_notify($1, name) FROM unnest($2::text[]) AS name', [
+    s3ConfigChangedChannel,
+    instances,
+  ]);
+}
+
+function fromStored(row: StoredRow): S3ConfigRow {
+  return {
+    instance: row.instance_name,
+    enabled: row.enabled,
+    settings: {
+      region: row.region,
+      bucket: row.bucket,
+      accessKey: row.access_key,
+      endpoint: row.endpoint,
+      pathPrefix: row.path_prefix,
+    },
+    secret:
+      row.secret_key_id !== null && row.secret_ciphertext !== null && row.secret_revision !== null
+        ? {
+            keyId: row.secret_key_id,
+            ciphertext: row.secret_ciphertext,
+            revision: Number(row.secret_revision),
+          }
+        : null,
+    revision: Number(row.revision),
+    updatedAt: row.updated_at,
+    updatedBy: { tokenKind: row.updated_by.tokenKind, tokenId: row.updated_by.tokenId },
+  };
+}

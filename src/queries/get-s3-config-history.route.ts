@@ -1,0 +1,53 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { EventStore } from '../commands/event-store.ts';
+import { failureResponse, instanceParams } from '../commands/update-s3-config.schema.ts';
+import type { InstanceAccessHooks } from '../http/auth.ts';
+import { instanceStream } from '../domain/s3-config.ts';
+import { auditTrail, pageOf } from './s3-config-history.ts';
+import { historyQuery, historyResponse } from './s3-config-query.schema.ts';
+
+export interface GetS3ConfigHistoryRouteDeps {
+  eventStore: Pick<EventStore, 'readStream'>;
+  /** The POST's token check and access to :instance (401/404). */
+  access: InstanceAccessHooks;
+}
+
+/**
+ * GET /api/instance/s3/:instance/history — the audit trail, read from the event store itself
+ * (the read model keeps only the latest state).
+ */
+export function getS3ConfigHistoryRoute(deps: GetS3ConfigHistoryRouteDeps) {
+  return async (fastify: FastifyInstance) => {
+    const app = fastify.withTypeProvider<ZodTypeProvider>();
+    app.get(
+      '/api/instance/s3/:instance/history',
+      {
+        config: { failureMessage: 'Failed to read S3 configuration', rateLimit: {} },
+        onRequest: deps.access.authenticate,
+        preValidation: deps.access.authorizeInstance,
+        schema: {
+          summary: 'S3 history',
+          description:
+            'Every change of the S3 configuration, oldest first: when, by which token, and which fields changed from what to what. A new secret key shows only as "changed".',
+          params: instanceParams,
+          querystring: historyQuery,
+          response: {
+            200: historyResponse,
+            400: failureResponse,
+            401: failureResponse,
+            404: failureResponse,
+            429: failureResponse,
+            500: failureResponse,
+          },
+        },
+      },
+      async (request) => {
+        // Streams are short (one event per configuration change), and each entry's changes need
+        // the state before it, so the whole stream is read and folded for any page.
+        const events = await deps.eventStore.readStream(instanceStream(request.params.instance));
+        return { success: true as const, ...pageOf(auditTrail(events), request.query) };
+      },
+    );
+  };
+}

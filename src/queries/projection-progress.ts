@@ -1,0 +1,113 @@
+import type pg from 'pg';
+import { comparePositions, type LogPosition } from '../commands/event-store.ts';
+import type { Pool } from '../infra/postgres/pool.ts';
+import { readCheckpoint } from '../projections/checkpoints.ts';
+import { liveProjection } from '../projections/project-batch.ts';
+import { s3ConfigChangedChannel } from '../projections/s3-config-table.ts';
+
+interface Waiter {
+  position: LogPosition;
+  settle(reached: boolean): void;
+}
+
+/**
+ * Read-your-writes for the query routes: waits until the projection's checkpoint reaches a
+ * position. One LISTEN connection per process hears every projection commit; only while someone
+ * waits does a commit cost a checkpoint read, and concurrent wake-ups share one read.
+ */
+export class PostgresProjectionProgress {
+  private listener: Promise<pg.Client> | undefined;
+  private listening: pg.Client | undefined;
+  private readonly waiters = new Set<Waiter>();
+  private checking = false;
+  private checkAgain = false;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly connect: () => Promise<pg.Client>,
+  ) {}
+
+  /** True once the read model includes `position`; false when `timeoutMs` passed first. */
+  async reach(position: LogPosition, timeoutMs: number): Promise<boolean> {
+    await this.listen();
+    return new Promise<boolean>((resolve) => {
+      const waiter: Waiter = {
+        position,
+        settle: (reached) => {
+          clearTimeout(timer);
+          this.waiters.delete(waiter);
+          resolve(reached);
+        },
+      };
+      const timer = setTimeout(() => waiter.settle(false), timeoutMs);
+      this.waiters.add(waiter);
+      // Registered before the first look, so a commit in between wakes it.
+      this.check();
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const waiter of this.waiters) waiter.settle(false);
+    const listener = this.listener;
+    this.listener = undefined;
+    this.listening = undefined;
+    await listener?.then((client) => client.end()).catch(() => {});
+  }
+
+  private listen(): Promise<pg.Client> {
+    this.listener ??= this.startListening().catch((error: unknown) => {
+      this.listener = undefined;
+      throw error;
+    });
+    return this.listener;
+  }
+
+  private async startListening(): Promise<pg.Client> {
+    const client = await this.connect();
+    // A lost connection is opened again by the next waiter; the ones waiting now look once more.
+    const lost = () => {
+      void client.end().catch(() => {});
+      if (this.listening === client) {
+        this.listening = undefined;
+        this.listener = undefined;
+      }
+      this.check();
+    };
+    client.on('error', lost);
+    client.on('end', lost);
+    client.on('notification', () => this.check());
+    try {
+      await client.query(`LISTEN ${s3ConfigChangedChannel}`);
+    } catch (error) {
+      await client.end().catch(() => {});
+      throw error;
+    }
+    this.listening = client;
+    return client;
+  }
+
+  private check(): void {
+    if (this.waiters.size === 0) return;
+    if (this.checking) {
+      this.checkAgain = true;
+      return;
+    }
+    this.checking = true;
+    void (async () => {
+      try {
+        do {
+          this.checkAgain = false;
+          const checkpoint = await readCheckpoint(this.pool, liveProjection.checkpoint);
+          for (const waiter of this.waiters) {
+            if (checkpoint && comparePositions(checkpoint, waiter.position) >= 0)
+              waiter.settle(true);
+          }
+        } while (this.checkAgain && this.waiters.size > 0);
+      } catch {
+        // The waiters' timeouts answer them; the next commit or waiter looks again.
+      } finally {
+        this.checking = false;
+      }
+    })();
+  }
+}

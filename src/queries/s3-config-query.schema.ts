@@ -1,0 +1,86 @@
+import { z } from 'zod';
+import { parsePosition, type LogPosition } from '../commands/event-store.ts';
+
+// The pattern parsePosition accepts, so that it is documented and every match parses.
+const position = z
+  .string()
+  .regex(/^\d{1,20}-\d{1,20}$/, 'must be a position as x-stowage-position gives it, e.g. 812-4031')
+  .transform((text) => parsePosition(text) as LogPosition);
+
+export const getS3ConfigQuery = z.object({
+  minPosition: position
+    .optional()
+    .describe(
+      'Read your writes: wait (briefly) until the read model includes the change at this x-stowage-position.',
+    ),
+});
+
+export const getS3ConfigHeaders = z.object({
+  token: z.string().optional().describe('TokenAccount or TokenInstance.'),
+  'x-stowage-min-position': position.optional().describe('As the minPosition query parameter.'),
+});
+
+export const s3ConfigView = z.object({
+  enabled: z.boolean(),
+  region: z.string(),
+  bucket: z.string(),
+  accessKey: z.string(),
+  endpoint: z.string(),
+  pathPrefix: z.string(),
+  updatedAt: z
+    .string()
+    .nullable()
+    .describe('When the last change was made; null if never configured.'),
+  revision: z
+    .number()
+    .int()
+    .nullable()
+    .describe('Revision of the configuration, as in the ETag; null if never configured.'),
+});
+
+export type S3ConfigView = z.output<typeof s3ConfigView>;
+
+export const getS3ConfigResponse = z.object({
+  success: z.literal(true),
+  s3: s3ConfigView,
+});
+
+export const historyQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(50).describe('Entries per page.'),
+  after: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe('Only entries after this revision: the nextAfter of the previous page.'),
+});
+
+const fieldChange = <T extends z.ZodType>(value: T) => z.object({ from: value, to: value });
+
+export const historyEntry = z.object({
+  revision: z.number().int(),
+  type: z.enum(['S3ConfigUpdated', 'S3ConfigDisabled']),
+  at: z.string(),
+  actor: z.object({ tokenKind: z.enum(['account', 'instance']), tokenId: z.string() }),
+  changes: z.object({
+    enabled: fieldChange(z.boolean()).optional(),
+    region: fieldChange(z.string()).optional(),
+    bucket: fieldChange(z.string()).optional(),
+    accessKey: fieldChange(z.string()).optional(),
+    endpoint: fieldChange(z.string()).optional(),
+    pathPrefix: fieldChange(z.string()).optional(),
+    secretKey: z.literal('changed').optional().describe('A new secret key was stored.'),
+  }),
+});
+
+export type HistoryEntry = z.output<typeof historyEntry>;
+
+export const historyResponse = z.object({
+  success: z.literal(true),
+  history: z.array(historyEntry),
+  nextAfter: z
+    .number()
+    .int()
+    .nullable()
+    .describe('Pass as `after` for the next page; null on the last page.'),
+});

@@ -1,0 +1,97 @@
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { instanceStreamCategory } from '../domain/s3-config.ts';
+import { EventStoreDbEventStore } from '../infra/event-store/eventstoredb-event-store.ts';
+import { PostgresEventStore } from '../infra/event-store/postgres-event-store.ts';
+import { loadMasterKey } from '../infra/master-keys.ts';
+import { openDatabase, type Database } from '../infra/postgres/database.ts';
+import { PostgresInstanceKeyring } from '../infra/postgres/postgres-instance-keyring.ts';
+import type { EventFeed } from '../projections/event-feed.ts';
+import { replayReadModel, type ReplayOutcome } from '../projections/replay.ts';
+import type { RowDifference } from '../projections/rebuild-table.ts';
+import { loadSettings, type Settings } from '../settings.ts';
+import { progressReporter } from './progress.ts';
+
+export const replayUsage = `  replay [--verify]                      rebuild the read model from the event log and swap it
+                                          in; --verify compares instead (exit 1 on a difference)
+`;
+
+/** `stowage replay [--verify]`: resolves to the exit code. */
+export async function replayCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { verify: { type: 'boolean', default: false } } });
+  const settings = loadSettings();
+  // stdout carries the differences; diagnostics and progress go to stderr.
+  const logger = pino({ level: 'warn' }, pino.destination({ dest: 2, sync: true }));
+  const database = await openDatabase(settings, logger, { shareRunningEmbedded: true });
+  const feed = openFeed(settings, database);
+  try {
+    const keyring = new PostgresInstanceKeyring(
+      database.pool,
+      await loadMasterKey(settings, logger),
+    );
+    const total = feed.count ? await feed.count() : undefined;
+    const outcome = await replayReadModel(
+      {
+        pool: database.pool,
+        feed: feed.feed,
+        keyring,
+        onProgress: progressReporter((line) => process.stderr.write(`${line}\n`), {
+          ...(total === undefined ? {} : { total }),
+        }),
+      },
+      { verify: values.verify },
+    );
+    return report(outcome);
+  } finally {
+    await feed.close();
+    await database.close();
+  }
+}
+
+function report(outcome: ReplayOutcome): number {
+  const { events, differences, swapped, liveBehind } = outcome;
+  if (liveBehind) {
+    process.stderr.write(
+      'stowage replay: the live projection is behind the log (is a projector running?); differences may be its lag\n',
+    );
+  }
+  if (swapped) {
+    process.stderr.write(
+      `stowage replay: ${events} events replayed; rebuilt read model swapped in (${differences.length} instances changed)\n`,
+    );
+    return 0;
+  }
+  for (const difference of differences) process.stdout.write(`${describe(difference)}\n`);
+  process.stderr.write(
+    `stowage replay: ${events} events replayed; ${differences.length} instances differ from the live read model\n`,
+  );
+  return differences.length === 0 ? 0 : 1;
+}
+
+function describe({ instance, missingFrom, columns }: RowDifference): string {
+  if (missingFrom) return `${instance}: missing from the ${missingFrom} read model`;
+  return `${instance}: ${columns.join(', ')} differ`;
+}
+
+/** The log serve reads: EventStoreDB when configured, else the Postgres store. */
+function openFeed(
+  settings: Settings,
+  database: Database,
+): { feed: EventFeed; count?: () => Promise<number>; close(): Promise<void> } {
+  if (settings.EVENTSTORE_URL) {
+    const store = new EventStoreDbEventStore(settings.EVENTSTORE_URL);
+    return { feed: store, close: () => store.close() };
+  }
+  return {
+    feed: new PostgresEventStore(database.pool, database.connect),
+    // For the ETA only; the replay itself reads through the feed.
+    count: async () => {
+      const { rows } = await database.pool.query<{ n: string }>(
+        'SELECT count(*) AS n FROM events WHERE stream_name LIKE $1',
+        [`${instanceStreamCategory}%`],
+      );
+      return Number(rows[0]!.n);
+    },
+    close: async () => {},
+  };
+}

@@ -1,0 +1,293 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { InstanceKeyring } from '../../src/commands/instance-keyring.ts';
+import { createS3ConfigHandler } from '../../src/commands/s3-config-handler.ts';
+import { instanceStream } from '../../src/domain/s3-config.ts';
+import { PostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
+import { createPool } from '../../src/infra/postgres/pool.ts';
+import { PostgresInstanceKeyring } from '../../src/infra/postgres/postgres-instance-keyring.ts';
+import { CheckpointMoved, readCheckpoint } from '../../src/projections/checkpoints.ts';
+import {
+  commitBatch,
+  liveProjection,
+  PoisonEventError,
+} from '../../src/projections/project-batch.ts';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { disable, enable, testMasterKey } from '../support/command-side.ts';
+import { capturingLogger, noKeys, projectorOver, reached } from './support/projection-harness.ts';
+import { assertReadModelMatchesLog, readModel, waitUntil } from './support/read-model.ts';
+import {
+  appendHistories,
+  disabled,
+  newEvent,
+  randomHistory,
+  seededRandom,
+  updated,
+} from './support/s3-config-workload.ts';
+
+const settings = {
+  region: 'us-east-1',
+  bucket: 'media',
+  accessKey: 'AKIAEXAMPLE',
+  endpoint: '',
+  pathPrefix: '',
+};
+
+describe('the S3 configuration projection', () => {
+  let database: TestDatabase;
+  let store: PostgresEventStore;
+  before(async () => {
+    database = await createTestDatabase({ poolSize: 12 });
+    store = new PostgresEventStore(database.pool, database.connect);
+  });
+  after(() => database?.drop());
+
+  test('follows updates, a disable and a re-enable; disabling clears the secret and shreds the key', async () => {
+    const keyring = new PostgresInstanceKeyring(database.pool, testMasterKey());
+    // A command side whose own key destruction never happens, so that the projection's shows.
+    const forgetful: InstanceKeyring = {
+      create: (instance) => keyring.create(instance),
+      find: (keyId) => keyring.find(keyId),
+      discard: (keyId) => keyring.discard(keyId),
+      destroy: async () => {},
+    };
+    const handle = createS3ConfigHandler({ eventStore: store, keyring: forgetful });
+    await handle(enable('alpha', 'first-secret'));
+    await handle(enable('alpha', undefined, { pathPrefix: 'moved/' }));
+    const disabling = await handle(disable('alpha'));
+    const [firstKey] = (await readModelKeys(database)).filter((key) => !key.destroyed);
+    assert.ok(firstKey, 'the command side left the key alive');
+
+    const projector = projectorOver(database, { keyring });
+    try {
+      await reached(projector, disabling.position!);
+      const row = (await readModel(database.pool)).get('alpha');
+      assert.equal(row?.enabled, false);
+      assert.equal(row?.secret, null);
+      assert.equal(row?.revision, 2);
+      assert.deepEqual(
+        (await readModelKeys(database)).find((key) => key.id === firstKey.id),
+        { id: firstKey.id, destroyed: true },
+      );
+
+      const reenabling = await handle(enable('alpha', 'second-secret', { bucket: 'other' }));
+      await reached(projector, reenabling.position!);
+      const reenabled = (await readModel(database.pool)).get('alpha');
+      assert.equal(reenabled?.enabled, true);
+      assert.equal(reenabled?.bucket, 'other');
+      assert.equal(reenabled?.secret?.revision, 3);
+      assert.notEqual(reenabled?.secret?.keyId, firstKey.id);
+      await assertReadModelMatchesLog(database.pool, store);
+
+      const { rows } = await database.pool.query(
+        "SELECT updated_by, updated_at FROM instance_s3_config WHERE instance_name = 'alpha'",
+      );
+      assert.deepEqual(rows[0].updated_by, { tokenKind: 'instance', tokenId: 'token-1' });
+      assert.ok(rows[0].updated_at instanceof Date);
+    } finally {
+      await projector.stop();
+    }
+  });
+
+  test('a batch applied again changes nothing', async () => {
+    await appendHistories(store, new Map([['beta', randomHistory('beta', 12, seededRandom(1))]]));
+    const projector = projectorOver(database);
+    const events = await store.readStream(instanceStream('beta'));
+    await reached(projector, events.at(-1)!.position);
+    await projector.stop();
+    const before = await database.pool.query('SELECT * FROM instance_s3_config ORDER BY 1');
+
+    // A writer of its own checkpoint, so that the fence lets it through to the rows.
+    const replayed = await commitBatch(
+      database.pool,
+      { ...liveProjection, checkpoint: 'test-reapply', announce: false },
+      null,
+      events,
+      noKeys,
+    );
+
+    assert.equal(replayed.applied, 0);
+    assert.equal(replayed.alreadyApplied, events.length);
+    const afterwards = await database.pool.query('SELECT * FROM instance_s3_config ORDER BY 1');
+    assert.deepEqual(afterwards.rows, before.rows);
+  });
+
+  test('a writer that starts from a checkpoint someone else moved is fenced off and writes nothing', async () => {
+    const start = await readCheckpoint(database.pool, liveProjection.checkpoint);
+    await appendHistories(store, new Map([['gamma', randomHistory('gamma', 3, seededRandom(2))]]));
+    const events = await store.readStream(instanceStream('gamma'));
+    await commitBatch(database.pool, liveProjection, start, events.slice(0, 2), noKeys);
+
+    await assert.rejects(
+      commitBatch(database.pool, liveProjection, start, events, noKeys),
+      CheckpointMoved,
+    );
+    assert.equal((await readModel(database.pool)).get('gamma')?.revision, 1);
+    assert.deepEqual(
+      await readCheckpoint(database.pool, liveProjection.checkpoint),
+      events[1]!.position,
+    );
+  });
+
+  test('an unknown event type is skipped and counted, and still moves the revision on', async () => {
+    const stream = instanceStream('delta');
+    await store.appendToStream(
+      stream,
+      [updated('delta', settings, { keyId: 'k1', ciphertext: 'c1' })],
+      'no_stream',
+    );
+    await store.appendToStream(stream, [newEvent('S3ConfigRenamed', { to: 'epsilon' })], 0);
+    const last = await store.appendToStream(
+      stream,
+      [updated('delta', { ...settings, bucket: 'later' }, 'unchanged')],
+      1,
+    );
+    const { logger, lines } = capturingLogger();
+    const projector = projectorOver(database, { logger });
+    try {
+      await reached(projector, last.position);
+      assert.equal(projector.stats().unknown, 1);
+      const row = (await readModel(database.pool)).get('delta');
+      assert.equal(row?.revision, 2);
+      assert.equal(row?.bucket, 'later');
+      assert.deepEqual(row?.secret, { keyId: 'k1', ciphertext: 'c1', revision: 0 });
+      assert.ok(
+        lines().some((line) => (line.types as string[] | undefined)?.includes('S3ConfigRenamed')),
+      );
+      await assertReadModelMatchesLog(database.pool, store);
+    } finally {
+      await projector.stop();
+    }
+  });
+
+  test('appends from several connections while the projection runs live are all projected', async () => {
+    const projector = projectorOver(database, { maxBatch: 50 });
+    const writers = [1, 2, 3, 4].map(() => createWriterPool(database));
+    try {
+      const positions = await Promise.all(
+        writers.map((writer, index) =>
+          appendHistories(
+            writer.store,
+            new Map(
+              Array.from({ length: 25 }, (_, n) => {
+                const instance = `live-${index}-${n}`;
+                return [instance, randomHistory(instance, 8, seededRandom(100 * index + n))];
+              }),
+            ),
+            { concurrency: 4 },
+          ),
+        ),
+      );
+      for (const position of positions) await reached(projector, position);
+      await assertReadModelMatchesLog(database.pool, store);
+      const { rows } = await database.pool.query(
+        "SELECT count(*)::int AS n FROM instance_s3_config WHERE instance_name LIKE 'live-%'",
+      );
+      assert.equal(rows[0].n, 100);
+    } finally {
+      await projector.stop();
+      await Promise.all(writers.map((writer) => writer.end()));
+    }
+  });
+
+  test("a second projector stands by, and takes over once the first one's lock connection dies", async () => {
+    const first = projectorOver(database);
+    await waitUntil(() => first.stats().active, { what: 'the first projector to take the lock' });
+    const second = projectorOver(database);
+    try {
+      await waitUntil(async () => (await advisoryLockWaiters(database)) === 1, {
+        what: 'the second projector to wait for the lock',
+      });
+      assert.equal(second.stats().active, false);
+      const before = await store.appendToStream(
+        instanceStream('zeta'),
+        [updated('zeta', settings, { keyId: 'kz', ciphertext: 'cz' })],
+        'no_stream',
+      );
+      await reached(first, before.position);
+
+      await database.pool.query(
+        "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+      );
+      await waitUntil(() => second.stats().active, { what: 'the standby to take over' });
+      const afterwards = await store.appendToStream(
+        instanceStream('zeta'),
+        [disabled('zeta', 'kz')],
+        0,
+      );
+      await reached(second, afterwards.position);
+      assert.equal((await readModel(database.pool)).get('zeta')?.enabled, false);
+      await waitUntil(async () => (await advisoryLockWaiters(database)) === 1, {
+        what: 'the first projector to stand by in turn',
+      });
+    } finally {
+      await Promise.all([first.stop(), second.stop()]);
+    }
+  });
+});
+
+describe('a poison event', () => {
+  let database: TestDatabase;
+  before(async () => {
+    database = await createTestDatabase();
+  });
+  after(() => database?.drop());
+
+  test('stops the projection with a log line naming it, the checkpoint just before it', async () => {
+    const store = new PostgresEventStore(database.pool, database.connect);
+    const stream = instanceStream('poisoned');
+    const good = await store.appendToStream(
+      stream,
+      [updated('poisoned', settings, { keyId: 'k', ciphertext: 'c' })],
+      'no_stream',
+    );
+    await store.appendToStream(
+      stream,
+      [newEvent('S3ConfigUpdated', { schemaVersion: 1, instance: 'poisoned' })],
+      0,
+    );
+    await store.appendToStream(stream, [disabled('poisoned', 'k')], 1);
+    const { logger, lines } = capturingLogger();
+
+    const projector = projectorOver(database, { logger });
+
+    await assert.rejects(projector.done, (error: unknown) => {
+      assert.ok(error instanceof PoisonEventError);
+      assert.equal(error.event.stream, stream);
+      assert.equal(error.event.revision, 1);
+      return true;
+    });
+    assert.deepEqual(await readCheckpoint(database.pool, liveProjection.checkpoint), good.position);
+    assert.equal((await readModel(database.pool)).get('poisoned')?.enabled, true);
+    const logged = lines().find((line) => line.level === 50);
+    assert.match(String(logged?.msg), /instance-s3-poisoned at revision 1/);
+    assert.equal(await advisoryLocks(database, true), 0, 'the lock is released');
+  });
+});
+
+async function readModelKeys(database: TestDatabase) {
+  const { rows } = await database.pool.query<{ key_id: string; destroyed_at: Date | null }>(
+    'SELECT key_id, destroyed_at FROM instance_keys ORDER BY created_at',
+  );
+  return rows.map((row) => ({ id: row.key_id, destroyed: row.destroyed_at !== null }));
+}
+
+async function advisoryLocks(database: TestDatabase, granted: boolean): Promise<number> {
+  const { rows } = await database.pool.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_locks
+     WHERE locktype = 'advisory' AND granted = $1
+       AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+    [granted],
+  );
+  return rows[0]!.n;
+}
+
+const advisoryLockWaiters = (database: TestDatabase) => advisoryLocks(database, false);
+
+function createWriterPool(database: TestDatabase) {
+  const pool = createPool(database.url, 2);
+  return {
+    store: new PostgresEventStore(pool, database.connect),
+    end: () => pool.end(),
+  };
+}

@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { PostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
+import { keypairToJson } from '../../src/infra/master-keys.ts';
+import { generateKeypair } from '../../src/infra/sealing.ts';
+import { readCheckpoint } from '../../src/projections/checkpoints.ts';
+import { liveProjection } from '../../src/projections/project-batch.ts';
+import { replayReadModel, ReplayBusy } from '../../src/projections/replay.ts';
+import { s3ConfigChangedChannel } from '../../src/projections/s3-config-table.ts';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { noKeys, projectorOver, reached } from './support/projection-harness.ts';
+import { assertReadModelMatchesLog } from './support/read-model.ts';
+import { appendHistories, randomHistory, seededRandom } from './support/s3-config-workload.ts';
+
+function workload(prefix: string, instances: number, length: number, seed: number) {
+  const random = seededRandom(seed);
+  return new Map(
+    Array.from({ length: instances }, (_, n) => {
+      const instance = `${prefix}-${n}`;
+      return [instance, randomHistory(instance, length, random)];
+    }),
+  );
+}
+
+describe('stowage replay', () => {
+  let database: TestDatabase;
+  let store: PostgresEventStore;
+  before(async () => {
+    database = await createTestDatabase();
+    store = new PostgresEventStore(database.pool, database.connect);
+    const last = await appendHistories(store, workload('r', 200, 10, 7), { chunk: 3 });
+    const projector = projectorOver(database);
+    await reached(projector, last);
+    await projector.stop();
+  });
+  after(() => database?.drop());
+
+  const replay = (verify: boolean) =>
+    replayReadModel(
+      { pool: database.pool, feed: store, keyring: noKeys, maxBatch: 300 },
+      { verify },
+    );
+
+  test('--verify finds nothing to report in a read model the projector kept', async () => {
+    const outcome = await replay(true);
+    assert.equal(outcome.events, 2000);
+    assert.deepEqual(outcome.differences, []);
+    assert.equal(outcome.swapped, false);
+    assert.equal(outcome.liveBehind, false);
+    await assertNoRebuildLeft(database);
+  });
+
+  test('--verify names the instances that differ, and changes nothing', async () => {
+    await database.pool.query(
+      "UPDATE instance_s3_config SET bucket = 'tampered' WHERE instance_name = 'r-1'",
+    );
+    await database.pool.query("DELETE FROM instance_s3_config WHERE instance_name = 'r-2'");
+
+    const outcome = await replay(true);
+
+    assert.deepEqual(outcome.differences, [
+      { instance: 'r-1', columns: ['bucket'] },
+      { instance: 'r-2', missingFrom: 'live', columns: [] },
+    ]);
+    const { rows } = await database.pool.query(
+      "SELECT bucket FROM instance_s3_config WHERE instance_name = 'r-1'",
+    );
+    assert.equal(rows[0].bucket, 'tampered');
+  });
+
+  test('the CLI prints the differing instances and exits 1', async () => {
+    const result = await promisify(execFile)(
+      process.execPath,
+      ['bin/stowage.js', 'replay', '--verify'],
+      {
+        env: {
+          PATH: process.env.PATH,
+          DATABASE_URL: database.url,
+          STOWAGE_SEAL_PUBLIC_KEY: keypairToJson(generateKeypair()).publicKey,
+        },
+      },
+    ).then(
+      () => assert.fail('expected exit code 1'),
+      (error: { code: number; stdout: string; stderr: string }) => error,
+    );
+    assert.equal(result.code, 1);
+    assert.equal(result.stdout, 'r-1: bucket differ\nr-2: missing from the live read model\n');
+    assert.match(result.stderr, /2000 events replayed; 2 instances differ/);
+  });
+
+  test('a replay swaps the rebuilt table in, announces what changed, and can run again', async () => {
+    const listener = await database.connect();
+    const announced: string[] = [];
+    listener.on('notification', (message) => announced.push(message.payload ?? ''));
+    await listener.query(`LISTEN ${s3ConfigChangedChannel}`);
+    try {
+      const outcome = await replay(false);
+      assert.equal(outcome.swapped, true);
+      assert.deepEqual(
+        outcome.differences.map((difference) => difference.instance),
+        ['r-1', 'r-2'],
+      );
+      await assertReadModelMatchesLog(database.pool, store);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.deepEqual(announced.sort(), ['r-1', 'r-2']);
+    } finally {
+      await listener.end();
+    }
+    assert.equal((await replay(false)).swapped, true);
+    assert.deepEqual((await replay(true)).differences, []);
+    await assertNoRebuildLeft(database);
+  });
+
+  test('a replay swapped in under a running projector and ongoing appends loses nothing', async () => {
+    const projector = projectorOver(database, { maxBatch: 50 });
+    try {
+      const [, last] = await Promise.all([
+        replay(false),
+        appendHistories(store, workload('during', 100, 6, 11), { concurrency: 2 }),
+      ]);
+      await reached(projector, last);
+      await assertReadModelMatchesLog(database.pool, store);
+      assert.deepEqual(await readCheckpoint(database.pool, liveProjection.checkpoint), last);
+    } finally {
+      await projector.stop();
+    }
+  });
+
+  test('only one replay runs at a time', async () => {
+    const results = await Promise.allSettled([replay(true), replay(true)]);
+    assert.deepEqual(results.map((result) => result.status).sort(), ['fulfilled', 'rejected']);
+    const rejected = results.find((result) => result.status === 'rejected');
+    assert.ok(rejected?.reason instanceof ReplayBusy);
+  });
+});
+
+async function assertNoRebuildLeft(database: TestDatabase) {
+  const { rows } = await database.pool.query(
+    "SELECT to_regclass('instance_s3_config_rebuild') AS rebuild, (SELECT count(*)::int FROM projection_checkpoints WHERE name <> $1) AS others",
+    [liveProjection.checkpoint],
+  );
+  assert.deepEqual(rows[0], { rebuild: null, others: 0 });
+}

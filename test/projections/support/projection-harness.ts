@@ -1,0 +1,50 @@
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { comparePositions, type LogPosition } from '../../../src/commands/event-store.ts';
+import { PostgresEventStore } from '../../../src/infra/event-store/postgres-event-store.ts';
+import type { Logger } from '../../../src/infra/logger.ts';
+import { startProjector, type Projector } from '../../../src/projections/projector.ts';
+import type { EventFeed } from '../../../src/projections/event-feed.ts';
+import type { KeyShredder } from '../../../src/projections/project-batch.ts';
+import type { TestDatabase } from '../../support/database.ts';
+import { waitUntil } from './read-model.ts';
+
+/** A logger whose lines the test can read. */
+export function capturingLogger(): { logger: Logger; lines: () => Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line));
+      callback();
+    },
+  });
+  return { logger: pino({ level: 'debug' }, sink), lines: () => lines };
+}
+
+export const noKeys: KeyShredder = { destroy: async () => {} };
+
+export function projectorOver(
+  database: TestDatabase,
+  options: { keyring?: KeyShredder; logger?: Logger; maxBatch?: number; feed?: EventFeed } = {},
+): Projector {
+  return startProjector({
+    pool: database.pool,
+    feed: options.feed ?? new PostgresEventStore(database.pool, database.connect),
+    keyring: options.keyring ?? noKeys,
+    connect: database.connect,
+    logger: options.logger ?? pino({ level: 'silent' }),
+    ...(options.maxBatch ? { maxBatch: options.maxBatch } : {}),
+  });
+}
+
+export function reached(projector: Projector, position: LogPosition | null): Promise<void> {
+  return waitUntil(
+    () => {
+      const { checkpoint } = projector.stats();
+      return (
+        position === null || (checkpoint !== null && comparePositions(checkpoint, position) >= 0)
+      );
+    },
+    { what: 'the projector to reach the last append' },
+  );
+}

@@ -1,0 +1,229 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import pino from 'pino';
+import { formatPosition } from '../../src/commands/event-store.ts';
+import { instanceStream } from '../../src/domain/s3-config.ts';
+import { buildApp } from '../../src/http/app.ts';
+import { accessControl, instanceAccess } from '../../src/http/auth.ts';
+import type { Projector } from '../../src/projections/projector.ts';
+import { getS3ConfigHistoryRoute } from '../../src/queries/get-s3-config-history.route.ts';
+import { getS3ConfigRoute } from '../../src/queries/get-s3-config.route.ts';
+import { PostgresProjectionProgress } from '../../src/queries/projection-progress.ts';
+import { PostgresS3ConfigViews } from '../../src/queries/s3-config-views.ts';
+import { awsSettings, commandSide, disable, enable } from '../support/command-side.ts';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { projectorOver, reached } from '../projections/support/projection-harness.ts';
+
+const token = { token: 'good-token' };
+const minPositionWaitMs = 400;
+
+describe('the S3 configuration query routes', () => {
+  let database: TestDatabase;
+  let side: ReturnType<typeof commandSide>;
+  let projector: Projector;
+  let progress: PostgresProjectionProgress;
+  let app: ReturnType<typeof buildApp>;
+
+  before(async () => {
+    database = await createTestDatabase();
+    side = commandSide(database);
+    projector = projectorOver(database, { keyring: side.keyring });
+    progress = new PostgresProjectionProgress(database.pool, database.connect);
+    // The real access hooks over a directory that knows one token of an account that owns
+    // every instance.
+    const access = instanceAccess({
+      verifyToken: async (given) =>
+        given === token.token ? { kind: 'account', tokenId: 'tok-1', accountId: 'acc-1' } : null,
+      instanceExists: async () => true,
+    });
+    app = buildApp({ logger: pino({ level: 'silent' }), readiness: [] });
+    await app.register(accessControl);
+    await app.register(
+      getS3ConfigRoute({
+        views: new PostgresS3ConfigViews(database.pool),
+        progress,
+        access,
+        minPositionWaitMs,
+      }),
+    );
+    await app.register(getS3ConfigHistoryRoute({ eventStore: side.eventStore, access }));
+  });
+  after(async () => {
+    await app?.close();
+    await progress?.close();
+    await projector?.stop();
+    await database?.drop();
+  });
+
+  const get = (url: string, headers: Record<string, string> = {}) =>
+    app.inject({ method: 'GET', url, headers: { ...token, ...headers } });
+
+  test('an instance never configured reads as disabled, with no revision and no ETag', async () => {
+    const response = await get('/api/instance/s3/nobody');
+    assert.equal(response.statusCode, 200);
+    assert.deepEqual(response.json(), {
+      success: true,
+      s3: {
+        enabled: false,
+        region: '',
+        bucket: '',
+        accessKey: '',
+        endpoint: '',
+        pathPrefix: '',
+        updatedAt: null,
+        revision: null,
+      },
+    });
+    assert.equal(response.headers.etag, undefined);
+  });
+
+  test('with minPosition a read sees the write it follows, without the secret', async () => {
+    const written = await side.handle(enable('rw', 'the-secret-key'));
+    const started = Date.now();
+    const response = await get(
+      `/api/instance/s3/rw?minPosition=${formatPosition(written.position!)}`,
+    );
+    assert.ok(Date.now() - started < minPositionWaitMs, 'woken by the commit, not the timeout');
+    assert.equal(response.statusCode, 200);
+    assert.equal(response.headers['x-stowage-stale'], undefined);
+    assert.equal(response.headers.etag, '"0"');
+    const { s3 } = response.json();
+    assert.deepEqual(
+      { ...s3, updatedAt: typeof s3.updatedAt },
+      { enabled: true, ...awsSettings, updatedAt: 'string', revision: 0 },
+    );
+    assert.doesNotMatch(response.body, /secret|cipher|keyId/i);
+
+    const changed = await side.handle(enable('rw', undefined, { bucket: 'moved' }));
+    const byHeader = await get('/api/instance/s3/rw', {
+      'x-stowage-min-position': formatPosition(changed.position!),
+    });
+    assert.equal(byHeader.json().s3.bucket, 'moved');
+    assert.equal(byHeader.headers.etag, '"1"');
+  });
+
+  test('a position the projection does not reach in time is answered anyway, marked stale', async () => {
+    const started = Date.now();
+    const response = await get('/api/instance/s3/rw?minPosition=99999999999-1');
+    assert.ok(Date.now() - started >= minPositionWaitMs);
+    assert.equal(response.statusCode, 200);
+    assert.equal(response.headers['x-stowage-stale'], 'true');
+    assert.equal(response.json().s3.enabled, true);
+  });
+
+  test('a malformed position, a missing token: the contract error shape', async () => {
+    const malformed = await get('/api/instance/s3/rw?minPosition=yesterday');
+    assert.equal(malformed.statusCode, 400);
+    assert.equal(malformed.json().success, false);
+    assert.equal(malformed.json().error.details[0].field, 'querystring.minPosition');
+
+    const anonymous = await app.inject({ method: 'GET', url: '/api/instance/s3/rw/history' });
+    assert.equal(anonymous.statusCode, 401);
+    assert.deepEqual(anonymous.json(), { success: false, error: { message: 'Invalid token' } });
+  });
+
+  test('the history lists every change with its actor and field changes, and no secret material', async () => {
+    await side.handle(enable('hist', 'first-secret'));
+    await side.handle(enable('hist', 'first-secret', { pathPrefix: 'moved/' }));
+    await side.handle(disable('hist'));
+    await side.handle(enable('hist', 'second-secret', { bucket: 'other' }));
+    const events = await side.eventStore.readStream(instanceStream('hist'));
+
+    const response = await get('/api/instance/s3/hist/history');
+
+    assert.equal(response.statusCode, 200);
+    const enabledFields = {
+      region: { from: '', to: 'us-east-1' },
+      accessKey: { from: '', to: 'AKIAEXAMPLE' },
+    };
+    const byInstanceToken = { tokenKind: 'instance', tokenId: 'token-1' };
+    assert.deepEqual(response.json(), {
+      success: true,
+      history: [
+        {
+          revision: 0,
+          type: 'S3ConfigUpdated',
+          at: events[0]!.data.at,
+          actor: byInstanceToken,
+          changes: {
+            enabled: { from: false, to: true },
+            ...enabledFields,
+            bucket: { from: '', to: 'ryzeapi-media' },
+            pathPrefix: { from: '', to: 'media/myinstance/' },
+            secretKey: 'changed',
+          },
+        },
+        {
+          revision: 1,
+          type: 'S3ConfigUpdated',
+          at: events[1]!.data.at,
+          actor: byInstanceToken,
+          changes: { pathPrefix: { from: 'media/myinstance/', to: 'moved/' } },
+        },
+        {
+          revision: 2,
+          type: 'S3ConfigDisabled',
+          at: events[2]!.data.at,
+          actor: { tokenKind: 'account', tokenId: 'token-2' },
+          changes: {
+            enabled: { from: true, to: false },
+            region: { from: 'us-east-1', to: '' },
+            bucket: { from: 'ryzeapi-media', to: '' },
+            accessKey: { from: 'AKIAEXAMPLE', to: '' },
+            pathPrefix: { from: 'moved/', to: '' },
+          },
+        },
+        {
+          revision: 3,
+          type: 'S3ConfigUpdated',
+          at: events[3]!.data.at,
+          actor: byInstanceToken,
+          changes: {
+            enabled: { from: false, to: true },
+            ...enabledFields,
+            bucket: { from: '', to: 'other' },
+            pathPrefix: { from: '', to: 'media/myinstance/' },
+            secretKey: 'changed',
+          },
+        },
+      ],
+      nextAfter: null,
+    });
+    for (const event of events) {
+      const secret = event.data.secret as Record<string, string> | undefined;
+      for (const material of [secret?.ciphertext, secret?.mac, secret?.keyId, event.data.keyId]) {
+        if (typeof material === 'string') assert.ok(!response.body.includes(material));
+      }
+    }
+    assert.doesNotMatch(response.body, /cipher|mac|keyId/i);
+  });
+
+  test('the history pages with limit and after, oldest first', async () => {
+    const first = await get('/api/instance/s3/hist/history?limit=3');
+    assert.deepEqual(
+      first.json().history.map((entry: { revision: number }) => entry.revision),
+      [0, 1, 2],
+    );
+    assert.equal(first.json().nextAfter, 2);
+
+    const second = await get('/api/instance/s3/hist/history?limit=3&after=2');
+    assert.deepEqual(
+      second.json().history.map((entry: { revision: number }) => entry.revision),
+      [3],
+    );
+    assert.equal(second.json().nextAfter, null);
+
+    const tooMany = await get('/api/instance/s3/hist/history?limit=501');
+    assert.equal(tooMany.statusCode, 400);
+    const empty = await get('/api/instance/s3/nobody/history');
+    assert.deepEqual(empty.json(), { success: true, history: [], nextAfter: null });
+  });
+
+  test('the projector has caught up with everything the routes were shown', async () => {
+    const last = await side.eventStore.readStream(instanceStream('hist'));
+    await reached(projector, last.at(-1)!.position);
+    const response = await get('/api/instance/s3/hist');
+    assert.equal(response.headers.etag, '"3"');
+    assert.equal(response.json().s3.bucket, 'other');
+  });
+});
