@@ -3,7 +3,8 @@
  * did in between. Projections read through the feed port (projections/event-feed.ts).
  */
 export interface EventStore {
-  readStream(stream: string): Promise<RecordedEvent[]>;
+  /** The stream's events from `fromRevision` on (all of them by default); [] when there are none. */
+  readStream(stream: string, fromRevision?: number): Promise<RecordedEvent[]>;
   /** Appends atomically; rejects with StreamConflictError when the stream is not at `expected`. */
   appendToStream(
     stream: string,

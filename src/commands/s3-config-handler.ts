@@ -5,6 +5,7 @@ import {
   initialState,
   instanceStream,
   needsSealing,
+  S3ConfigRejected,
   type Actor,
   type S3ConfigCommand,
   type S3ConfigState,
@@ -21,6 +22,7 @@ import {
   type RecordedEvent,
 } from './event-store.ts';
 import type { InstanceKey, InstanceKeyring } from './instance-keyring.ts';
+import { BoundedMap } from './bounded-map.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 
 export type S3ConfigRequest =
@@ -53,9 +55,14 @@ interface HandlerDeps {
 }
 
 /**
- * The command handler: read the instance's stream, fold it, decide, append at the revision it
- * was read at; on a conflict, all over again. Changes to one instance are queued within this
- * process, so only other processes can cause conflicts.
+ * The command handler: fold the instance's stream, decide, append at the revision it was folded
+ * at; on a conflict, all over again. Changes to one instance are queued within this process, so
+ * only other processes can cause conflicts.
+ *
+ * Folded states are kept in memory. A change decided on a kept state is appended at once: the
+ * expected revision makes the store refuse it if the state was stale. A decision that appends
+ * nothing (a repeat) or refuses the command proves nothing about staleness, so it is made again
+ * on the state brought up to date by reading the stream's tail first.
  */
 export function createS3ConfigHandler({
   eventStore,
@@ -65,19 +72,49 @@ export function createS3ConfigHandler({
   maxAttempts = 10,
 }: HandlerDeps) {
   const perInstance = new KeyedMutex();
+  const folded = new BoundedMap<string, S3ConfigState>(foldedStreamsKept);
+
+  async function upToDate(stream: string, known: S3ConfigState | undefined) {
+    const from = known?.revision == null ? 0 : known.revision + 1;
+    const state = foldS3Config(await eventStore.readStream(stream, from), known);
+    folded.set(stream, state);
+    return state;
+  }
 
   async function attempt(change: S3ConfigChange): Promise<S3ConfigOutcome> {
     const stream = instanceStream(change.instance);
-    const state = foldS3Config(await eventStore.readStream(stream));
+    const kept = folded.get(stream);
+    if (kept) {
+      const outcome = await decideAndAppend(change, stream, kept, 'unverified');
+      if (outcome) return outcome;
+    }
+    return (await decideAndAppend(change, stream, await upToDate(stream, kept), 'current'))!;
+  }
+
+  /** Undefined when an unverified state led to no append or to a refusal. */
+  async function decideAndAppend(
+    change: S3ConfigChange,
+    stream: string,
+    state: S3ConfigState,
+    freshness: 'current' | 'unverified',
+  ): Promise<S3ConfigOutcome | undefined> {
     const nextRevision = state.revision === null ? 0 : state.revision + 1;
     const keys = keyResolver(keyring, change.instance, state);
-    const command = await toCommand(change, state, nextRevision, keys.resolve, now());
-
     try {
-      const events = decide(command, state);
+      const command = await toCommand(change, state, nextRevision, keys.resolve, now());
+      let events;
+      try {
+        events = decide(command, state);
+      } catch (error) {
+        if (freshness === 'unverified' && error instanceof S3ConfigRejected) {
+          await keys.discardCreated();
+          return undefined;
+        }
+        throw error;
+      }
       if (events.length === 0) {
         await keys.discardCreated();
-        return { state };
+        return freshness === 'current' ? { state } : undefined;
       }
       const appended = await eventStore.appendToStream(
         stream,
@@ -89,6 +126,8 @@ export function createS3ConfigHandler({
         })),
         state.revision ?? 'no_stream',
       );
+      const after = events.reduce(evolve, state);
+      folded.set(stream, after);
       for (const event of events) {
         if (event.type === 'S3ConfigDisabled') {
           // After the append, never before: a failed append must leave the key usable. Should
@@ -98,8 +137,9 @@ export function createS3ConfigHandler({
             .catch((error: unknown) => onKeyDestroyFailed(error, event.data.keyId));
         }
       }
-      return { state: events.reduce(evolve, state), position: appended.position };
+      return { state: after, position: appended.position };
     } catch (error) {
+      if (error instanceof StreamConflictError) folded.delete(stream);
       await keys.discardCreated();
       throw error;
     }
@@ -120,8 +160,14 @@ export function createS3ConfigHandler({
   };
 }
 
-export function foldS3Config(events: readonly RecordedEvent[]): S3ConfigState {
-  let state: S3ConfigState = initialState;
+// A folded state is a few hundred bytes; this bounds the cache to some megabytes.
+const foldedStreamsKept = 50_000;
+
+export function foldS3Config(
+  events: readonly RecordedEvent[],
+  from: S3ConfigState = initialState,
+): S3ConfigState {
+  let state = from;
   for (const recorded of events) {
     const event = toS3ConfigEvent(recorded.type, recorded.data);
     // Revisions still advance past events this version does not know.

@@ -166,6 +166,32 @@ describe('the S3 configuration command handler', () => {
     assert.equal(rows[0].n, 1);
   });
 
+  test('a state kept in memory is never trusted for a repeat or a refusal', async () => {
+    const processA = side;
+    const processB = commandSide(database, side.masterKey);
+    await processA.handle(enable('stale', 'stale-secret'));
+
+    // B moves the prefix; A's kept state still says media/myinstance/, so A's repeat of its own
+    // earlier request is a change after all and must be appended.
+    await processB.handle(enable('stale', undefined, { pathPrefix: 'by-b/' }));
+    const reverted = await processA.handle(enable('stale', 'stale-secret'));
+    assert.ok(reverted.position, 'appended');
+    assert.equal(
+      reverted.state.status === 'enabled' && reverted.state.settings.pathPrefix,
+      'media/myinstance/',
+    );
+
+    // B disables; A's kept state says enabled, but keeping the secret is refused once A has
+    // looked at the stream.
+    await processB.handle(disable('stale'));
+    await assert.rejects(processA.handle(enable('stale', undefined)), /secretKey is required/);
+    const events = await side.eventStore.readStream(instanceStream('stale'));
+    assert.deepEqual(
+      events.map((event) => event.revision),
+      [0, 1, 2, 3],
+    );
+  });
+
   test('no secret is stored in plaintext in any table', async () => {
     const canary = 'CANARY-secret-9f2c1d';
     await side.handle(enable('canary', canary));

@@ -33,10 +33,11 @@ export class EventStoreDbEventStore implements EventStore, EventFeed {
     this.client = EventStoreDBClient.connectionString(connectionString);
   }
 
-  async readStream(stream: string): Promise<RecordedEvent[]> {
+  async readStream(stream: string, fromRevision = 0): Promise<RecordedEvent[]> {
     const events: RecordedEvent[] = [];
     try {
-      for await (const resolved of this.client.readStream(stream)) {
+      const read = this.client.readStream(stream, { fromRevision: BigInt(fromRevision) });
+      for await (const resolved of read) {
         if (resolved.event) events.push(toRecordedEvent(resolved.event));
       }
     } catch (error) {

@@ -74,10 +74,11 @@ export class PostgresEventStore implements EventStore, EventFeed {
     private readonly connect: () => Promise<pg.Client>,
   ) {}
 
-  async readStream(stream: string): Promise<RecordedEvent[]> {
+  async readStream(stream: string, fromRevision = 0): Promise<RecordedEvent[]> {
     const { rows } = await this.pool.query<EventRow>(
-      `SELECT ${eventColumns} FROM events WHERE stream_name = $1 ORDER BY stream_revision`,
-      [stream],
+      `SELECT ${eventColumns} FROM events
+       WHERE stream_name = $1 AND stream_revision >= $2 ORDER BY stream_revision`,
+      [stream, fromRevision],
     );
     return rows.map(toRecordedEvent);
   }

@@ -69,6 +69,7 @@ export class PostgresAccessStore implements AccessDirectory {
     verifiedTtlMs,
     verifiedLimit,
   );
+  private readonly knownInstances = new ExpiringCache<string, true>(60_000, 100_000);
   private listener: pg.Client | undefined;
   private relisten: NodeJS.Timeout | undefined;
   private closed = false;
@@ -158,10 +159,15 @@ export class PostgresAccessStore implements AccessDirectory {
   }
 
   async instanceExists(accountId: string, instance: string): Promise<boolean> {
+    const key = `${accountId}/${instance}`;
+    if (this.knownInstances.get(key)) return true;
     const { rowCount } = await this.options.pool.query(
       'SELECT 1 FROM instances WHERE name = $1 AND account_id = $2',
       [instance, accountId],
     );
+    // Instances are never deleted or moved between accounts, so only "exists" is remembered
+    // (an instance created a moment ago must not stay "not found").
+    if (rowCount === 1) this.knownInstances.set(key, true);
     return rowCount === 1;
   }
 

@@ -114,6 +114,19 @@ export function eventStoreContract(name: string, makeStore: () => Promise<StoreU
         assert.deepEqual(await store.readStream(missing), []);
       });
 
+      test('a stream read from a revision returns only the events from there on', async () => {
+        const stream = uniqueStream();
+        const written = [newEvent(), newEvent(), newEvent()];
+        await store.appendToStream(stream, written, 'no_stream');
+        const tail = await store.readStream(stream, 1);
+        assert.deepEqual(tail.map(asNewEvent), written.slice(1));
+        assert.deepEqual(
+          tail.map((event) => event.revision),
+          [1, 2],
+        );
+        assert.deepEqual(await store.readStream(stream, 3), []);
+      });
+
       test('of concurrent appends at the same expected revision exactly one wins', async () => {
         const existing = uniqueStream();
         await store.appendToStream(existing, [newEvent()], 'no_stream');
