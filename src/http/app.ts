@@ -25,6 +25,8 @@ export function buildApp({ logger, readiness }: AppOptions) {
     bodyLimit: bodyLimitBytes,
     requestIdHeader: false,
     genReqId: requestIdOf,
+    // One line per request (below) instead of fastify's two: half the log volume on the hot path.
+    disableRequestLogging: true,
     // Errors fastify raises before routing (an undecodable URL) bypass the error handler.
     frameworkErrors: (_error, _request, reply: FastifyReply) => {
       void reply.code(400).send(failureBody('Invalid URL'));
@@ -37,6 +39,17 @@ export function buildApp({ logger, readiness }: AppOptions) {
   app.setSerializerCompiler(serializerCompiler);
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      {
+        method: request.method,
+        route: request.routeOptions.url,
+        statusCode: reply.statusCode,
+        responseTimeMs: Math.round(reply.elapsedTime * 10) / 10,
+      },
+      'request completed',
+    );
   });
   app.register(errorShape);
   app.register(healthRoutes(readiness));
