@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import pg from 'pg';
 import type { Logger } from '../logger.ts';
 
@@ -26,6 +26,7 @@ export async function startEmbeddedPostgres(
 ): Promise<EmbeddedDatabase> {
   const databaseDir = resolve(dataDir, 'postgres');
   await mkdir(resolve(dataDir), { recursive: true });
+  if (process.getuid?.() === 0) await requireReachableByPostgresUser(resolve(dataDir));
   const running = await runningPostmaster(databaseDir);
   if (running && shareRunning) {
     // A short-lived command (admin, replay) next to a running `stowage serve` uses its cluster
@@ -80,6 +81,23 @@ async function createDatabaseIfMissing(port: number): Promise<void> {
     if (!rowCount) await client.query(`CREATE DATABASE ${database}`);
   } finally {
     await client.end();
+  }
+}
+
+/**
+ * As root, the cluster runs as the `postgres` system user, which must be able to walk down to
+ * the data directory; a directory on the way that only root may enter (such as /root) would make
+ * initdb fail with a bare "Permission denied".
+ */
+async function requireReachableByPostgresUser(dataDir: string): Promise<void> {
+  await chmod(dataDir, 0o755);
+  for (let dir = dirname(dataDir); ; dir = dirname(dir)) {
+    if (((await stat(dir)).mode & 0o001) === 0) {
+      throw new Error(
+        `embedded PostgreSQL runs as the postgres user, which cannot enter ${dir}: set STOWAGE_DATA_DIR to a directory it can reach, or DATABASE_URL`,
+      );
+    }
+    if (dir === dirname(dir)) return;
   }
 }
 
