@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parsePosition, type LogPosition } from '../commands/event-store.ts';
+import { s3View } from '../commands/update-s3-config.schema.ts';
 
 // The pattern parsePosition accepts, so that it is documented and every match parses.
 const position = z
@@ -20,13 +21,7 @@ export const getS3ConfigHeaders = z.object({
   'x-stowage-min-position': position.optional().describe('As the minPosition query parameter.'),
 });
 
-export const s3ConfigView = z.object({
-  enabled: z.boolean(),
-  region: z.string(),
-  bucket: z.string(),
-  accessKey: z.string(),
-  endpoint: z.string(),
-  pathPrefix: z.string(),
+export const s3ConfigView = s3View.extend({
   updatedAt: z
     .string()
     .nullable()

@@ -19,7 +19,11 @@ async function curl(body: string) {
     headers: { token, 'Content-Type': 'application/json' },
     body,
   });
-  return { status: response.status, headers: response.headers, body: await response.json() };
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: (await response.json()) as { s3: unknown },
+  };
 }
 
 test('AWS S3, then self-hosted MinIO, then disable — as the seed documents them', async () => {

@@ -30,33 +30,27 @@ const eventColumns =
 
 // Each append is one statement, so one round trip and one implicit transaction: the stream row
 // moves to its new revision only from the expected one (a concurrent append waits on the row
-// lock, then finds the revision moved and inserts nothing), and the events go in.
-const appendToExistingStream = `
-  WITH advanced AS (
-    UPDATE event_streams SET revision = $3 WHERE stream_name = $1 AND revision = $2 RETURNING 1
-  ), appended AS (
+// lock, then finds the revision moved and inserts nothing), and the events go in only if that
+// step took effect.
+const insertEventsAfter = (streamStep: string) => `
+  WITH stream_step AS (${streamStep}), appended AS (
     INSERT INTO events (stream_name, stream_revision, event_id, event_type, data, metadata)
     SELECT $1, $2 + ordinality, id, type, data, metadata
     FROM unnest($4::uuid[], $5::text[], $6::jsonb[], $7::jsonb[]) WITH ORDINALITY AS e(id, type, data, metadata)
-    WHERE EXISTS (SELECT FROM advanced)
+    WHERE EXISTS (SELECT FROM stream_step)
     RETURNING transaction_id, global_position
   )
   SELECT max(transaction_id::text) AS transaction_id, max(global_position) AS global_position
   FROM appended`;
 
-const appendToNewStream = `
-  WITH created AS (
-    INSERT INTO event_streams (stream_name, revision) VALUES ($1, $3)
-    ON CONFLICT (stream_name) DO NOTHING RETURNING 1
-  ), appended AS (
-    INSERT INTO events (stream_name, stream_revision, event_id, event_type, data, metadata)
-    SELECT $1, $2 + ordinality, id, type, data, metadata
-    FROM unnest($4::uuid[], $5::text[], $6::jsonb[], $7::jsonb[]) WITH ORDINALITY AS e(id, type, data, metadata)
-    WHERE EXISTS (SELECT FROM created)
-    RETURNING transaction_id, global_position
-  )
-  SELECT max(transaction_id::text) AS transaction_id, max(global_position) AS global_position
-  FROM appended`;
+const appendToExistingStream = insertEventsAfter(
+  'UPDATE event_streams SET revision = $3 WHERE stream_name = $1 AND revision = $2 RETURNING 1',
+);
+
+const appendToNewStream = insertEventsAfter(
+  `INSERT INTO event_streams (stream_name, revision) VALUES ($1, $3)
+   ON CONFLICT (stream_name) DO NOTHING RETURNING 1`,
+);
 
 /**
  * Event store on plain PostgreSQL (the embedded default and the tests).
