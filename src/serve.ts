@@ -20,7 +20,13 @@ import { getS3ConfigHistoryRoute } from './queries/get-s3-config-history.route.t
 import { getS3ConfigRoute } from './queries/get-s3-config.route.ts';
 import { PostgresProjectionProgress } from './queries/projection-progress.ts';
 import { PostgresS3ConfigViews } from './queries/s3-config-views.ts';
-import type { Role, Settings } from './settings.ts';
+import { SettingsError, type Role, type Settings } from './settings.ts';
+import { testS3ConfigRoute } from './commands/test-s3-config.route.ts';
+import { createMetrics, metricsRoute, postgresProjectionLag } from './http/metrics.ts';
+import { createGuardedAgents } from './infra/s3/guarded-agents.ts';
+import { storedS3Targets } from './infra/s3/stored-s3-config.ts';
+import { liveProjection } from './projections/project-batch.ts';
+import { startMediaUploadWorker } from './workers/media-upload/worker.ts';
 
 export interface RunningService {
   /** Where the HTTP server listens, e.g. http://127.0.0.1:8080. */
@@ -71,6 +77,14 @@ export async function startService(
     const app = buildApp({ logger, readiness });
     // Closed first on shutdown: no new requests while the rest stops.
     const closeApp = () => app.close();
+    const metrics = createMetrics(
+      settings.EVENTSTORE_URL
+        ? {}
+        : {
+            projectionLagSeconds: postgresProjectionLag(database.pool, liveProjection.checkpoint),
+          },
+    );
+    await app.register(metricsRoute(metrics));
 
     if (roles.has('projector')) {
       const projector = startProjector({
@@ -93,6 +107,25 @@ export async function startService(
     }
     if (roles.has('api')) {
       await registerApi(app, { settings, database, eventStore, keyring, logger, cleanups });
+    }
+    if (roles.has('worker')) {
+      if (!masterKey.keypair) {
+        throw new SettingsError(
+          'invalid setting STOWAGE_SEAL_SECRET_KEY: the worker role opens secrets and needs it',
+        );
+      }
+      if (!settings.KAFKA_BROKERS) {
+        throw new SettingsError('invalid setting KAFKA_BROKERS: the worker role needs it');
+      }
+      const worker = await startMediaUploadWorker({
+        settings,
+        pool: database.pool,
+        connect: database.connect,
+        keyring,
+        logger,
+        metrics: metrics.uploads,
+      });
+      cleanups.push(() => worker.stop());
     }
 
     const url = await app.listen({ port: settings.PORT, host: settings.HOST });
@@ -173,4 +206,18 @@ async function registerApi(
     getS3ConfigRoute({ views: new PostgresS3ConfigViews(database.pool), progress, access }),
   );
   await app.register(getS3ConfigHistoryRoute({ eventStore, access }));
+
+  // Credential tests reach customers' endpoints: through the same SSRF guard as the worker.
+  const probeAgents = createGuardedAgents({
+    allowPrivate: settings.STOWAGE_ALLOW_PRIVATE_ENDPOINTS,
+  });
+  cleanups.push(async () => probeAgents.destroy());
+  await app.register(
+    testS3ConfigRoute({
+      access,
+      endpointPolicy,
+      storedTarget: storedS3Targets(database.pool, keyring),
+      connection: { ...probeAgents, timeoutMs: 10_000, maxAttempts: 1 },
+    }),
+  );
 }

@@ -4,6 +4,11 @@ const booleanFlag = z.enum(['true', 'false']).transform((value) => value === 'tr
 
 const hostPort = /^[A-Za-z0-9.-]+:\d{1,5}$/;
 
+// Kafka's own rule for topic names.
+const topicName = z
+  .string()
+  .regex(/^[A-Za-z0-9._-]{1,249}$/, 'expected a Kafka topic name (letters, digits, . _ -)');
+
 const postgresUrl = z
   .string()
   .refine((value) => /^postgres(ql)?:\/\//.test(value), 'expected a postgres:// URL');
@@ -54,6 +59,26 @@ const settingsSchema = z.object({
     .optional(),
   STOWAGE_ALLOW_PRIVATE_ENDPOINTS: booleanFlag.default(false),
   STOWAGE_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(100),
+  STOWAGE_TOPIC_UPLOAD_REQUESTED: topicName.default('media.upload.requested'),
+  STOWAGE_TOPIC_UPLOAD_COMPLETED: topicName.default('media.upload.completed'),
+  STOWAGE_TOPIC_UPLOAD_FAILED: topicName.default('media.upload.failed'),
+  // Only used when the worker creates a missing topic; existing topics keep their partitions.
+  STOWAGE_TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(10_000).default(6),
+  STOWAGE_CONSUMER_GROUP: z.string().min(1).max(249).default('stowage-media-upload'),
+  // How soon a worker that died is noticed and its partitions go to the others.
+  STOWAGE_KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6_000).default(30_000),
+  // Messages worked on at once by one worker process (one instance's always one after the other);
+  // each large upload holds about 16 MiB.
+  STOWAGE_UPLOAD_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
+  // SigV4 presigned URLs cannot live longer than 7 days.
+  STOWAGE_PRESIGN_TTL_SECONDS: z.coerce.number().int().min(1).max(604_800).default(604_800),
+  // How long one message keeps being retried after its first transient failure.
+  STOWAGE_UPLOAD_RETRY_MAX_MS: z.coerce.number().int().min(0).default(300_000),
+  // The longest single wait between two attempts.
+  STOWAGE_UPLOAD_RETRY_DELAY_MAX_MS: z.coerce.number().int().min(1).default(30_000),
+  // Connecting to and waiting on a silent S3 server or media source count as transient failures.
+  STOWAGE_UPLOAD_SOCKET_TIMEOUT_MS: z.coerce.number().int().min(1).default(30_000),
+  STOWAGE_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(1).default(10_000),
 });
 
 export type Settings = z.output<typeof settingsSchema>;

@@ -28,6 +28,7 @@ const unconfigured: S3ConfigView = {
   pathPrefix: '',
   updatedAt: null,
   revision: null,
+  uploadStatus: null,
 };
 
 /** GET /api/instance/s3/:instance — the configuration as projected; never the secret. */

@@ -31,6 +31,16 @@ export const s3ConfigView = s3View.extend({
     .int()
     .nullable()
     .describe('Revision of the configuration, as in the ETag; null if never configured.'),
+  uploadStatus: z
+    .object({
+      lastUploadAt: z.string().nullable(),
+      lastUploadKey: z.string().nullable(),
+      lastError: z.object({ at: z.string(), reason: z.string() }).nullable(),
+    })
+    .nullable()
+    .describe(
+      'The latest outcomes of the media-upload worker for this instance, so that a broken bucket or wrong credentials show here; null before the first upload request.',
+    ),
 });
 
 export type S3ConfigView = z.output<typeof s3ConfigView>;

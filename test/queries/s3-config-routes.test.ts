@@ -72,6 +72,7 @@ describe('the S3 configuration query routes', () => {
         pathPrefix: '',
         updatedAt: null,
         revision: null,
+        uploadStatus: null,
       },
     });
     assert.equal(response.headers.etag, undefined);

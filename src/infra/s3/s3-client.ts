@@ -1,3 +1,5 @@
+import type http from 'node:http';
+import type https from 'node:https';
 import { S3Client } from '@aws-sdk/client-s3';
 
 export interface S3Location {
@@ -9,12 +11,26 @@ export interface S3Location {
 }
 
 /**
+ * How to reach the server: agents that may vet the address, and when to give up waiting. The
+ * agents may be shared by many clients, so a client made with them must not be destroy()ed (that
+ * destroys its agents).
+ */
+export interface S3Connection {
+  httpAgent: http.Agent;
+  httpsAgent: https.Agent;
+  /** For connecting, and for a socket that stays silent. */
+  timeoutMs: number;
+  /** Tries per request, the SDK's own retries included (its default is 3). */
+  maxAttempts?: number;
+}
+
+/**
  * An S3 client that also works against S3-compatible servers (MinIO, Backblaze B2, DO Spaces,
  * S3Proxy): path-style addressing when an endpoint is set, since their buckets are rarely
  * resolvable as subdomains, and checksums only where the API requires them, since many such
  * servers reject the SDK's newer default x-amz-checksum-* headers.
  */
-export function createS3Client(location: S3Location): S3Client {
+export function createS3Client(location: S3Location, connection?: S3Connection): S3Client {
   return new S3Client({
     region: location.region,
     ...(location.endpoint ? { endpoint: location.endpoint, forcePathStyle: true } : {}),
@@ -24,5 +40,16 @@ export function createS3Client(location: S3Location): S3Client {
     },
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
+    ...(connection?.maxAttempts ? { maxAttempts: connection.maxAttempts } : {}),
+    ...(connection
+      ? {
+          requestHandler: {
+            httpAgent: connection.httpAgent,
+            httpsAgent: connection.httpsAgent,
+            connectionTimeout: connection.timeoutMs,
+            socketTimeout: connection.timeoutMs,
+          },
+        }
+      : {}),
   });
 }

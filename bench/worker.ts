@@ -1,0 +1,234 @@
+// The media-upload worker benchmark (npm run bench:worker; see bench/README.md). Needs the test
+// services (scripts/test-services.sh up; eval "$(scripts/test-services.sh env)"): it works on
+// its own database, bucket and topics, and removes them afterwards.
+//
+//   node --import tsx bench/worker.ts [--small 3000] [--large 64] [--concurrency 8]
+//     [--instances 60] [--warm-up 1000] [--lookups 200000]
+//     [--worker-node-flags="--max-semi-space-size=2 --max-old-space-size=128"]
+import { randomBytes, randomUUID } from 'node:crypto';
+import { get, type IncomingMessage } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { Upload } from '@aws-sdk/lib-storage';
+import pino from 'pino';
+import { createKafka } from '../src/infra/kafka.ts';
+import { keypairToJson } from '../src/infra/master-keys.ts';
+import { createGuardedAgents } from '../src/infra/s3/guarded-agents.ts';
+import { UploadTargets } from '../src/workers/media-upload/upload-targets.ts';
+import { projectorOver, reached } from '../test/projections/support/projection-harness.ts';
+import { commandSide, enable } from '../test/support/command-side.ts';
+import { createTestDatabase } from '../test/support/database.ts';
+import { s3TestServer } from '../test/support/services.ts';
+import {
+  createTestBucket,
+  removeTestBucket,
+  testS3Client,
+} from '../test/workers/support/buckets.ts';
+import {
+  deleteTopics,
+  OutcomeCollector,
+  sendRequests,
+  uniqueWorkerNames,
+  workerEnv,
+  type UploadRequestMessage,
+} from '../test/workers/support/kafka.ts';
+import { startMediaServer, type MediaServer } from '../test/workers/support/media-server.ts';
+import { spawnWorkerProcess } from '../test/workers/support/worker-process.ts';
+
+const { values } = parseArgs({
+  options: {
+    small: { type: 'string', default: '3000' },
+    large: { type: 'string', default: '64' },
+    concurrency: { type: 'string', default: '8' },
+    instances: { type: 'string', default: '60' },
+    lookups: { type: 'string', default: '200000' },
+    'warm-up': { type: 'string', default: '1000' },
+    // e.g. "--max-semi-space-size=2 --max-old-space-size=128", the memory test's settings
+    'worker-node-flags': { type: 'string', default: '' },
+  },
+});
+const smallCount = Number(values.small);
+const largeCount = Number(values.large);
+const concurrency = Number(values.concurrency);
+const instanceCount = Number(values.instances);
+const lookupCount = Number(values.lookups);
+const warmUpCount = Number(values['warm-up']);
+const workerNodeFlags = values['worker-node-flags'].split(' ').filter(Boolean);
+const smallSize = 10 * 1024;
+const largeSize = 8 * 1024 * 1024;
+const mib = 1024 * 1024;
+
+const log = (line: string) => process.stdout.write(`${line}\n`);
+const logger = pino({ level: 'warn' });
+
+const database = await createTestDatabase();
+const s3 = testS3Client();
+const bucket = await createTestBucket(s3);
+const media = await startMediaServer();
+const kafka = createKafka(
+  (process.env.KAFKA_BROKERS ?? '').split(','),
+  'stowage-bench',
+  pino({ level: 'error' }),
+);
+const names = uniqueWorkerNames();
+try {
+  const side = commandSide(database);
+  const instances = await configureInstances(side);
+  const smallPayload = randomBytes(smallSize).toString('base64');
+
+  // Both paths run warmed up: the SDK's first thousand requests are several times slower (JIT).
+  await direct(warmUpCount, () => Buffer.from(smallPayload, 'base64'));
+  const directSmall = await direct(smallCount, () => Buffer.from(smallPayload, 'base64'));
+  const directLarge = await direct(largeCount, () => download(media, largeSize));
+  log(
+    `direct lib-storage, ${concurrency} at a time: ${rate(directSmall, smallCount)} uploads/s of 10 KiB; ${throughput(directLarge, largeCount)} MiB/s of 8 MiB`,
+  );
+
+  // The worker as deployed: a process of its own, the platform's producer and consumer here.
+  const worker = await spawnWorkerProcess(
+    {
+      ...workerEnv(names),
+      DATABASE_URL: database.url,
+      STOWAGE_SEAL_SECRET_KEY: keypairToJson(side.masterKey.keypair!).secretKey,
+      STOWAGE_UPLOAD_CONCURRENCY: String(concurrency),
+      LOG_LEVEL: 'warn',
+    },
+    workerNodeFlags,
+  );
+  const outcomes = await OutcomeCollector.start(kafka, names);
+  const producer = kafka.producer();
+  await producer.connect();
+  try {
+    const through = async (count: number, source: () => UploadRequestMessage['source']) => {
+      const requests = Array.from({ length: count }, (_, n) => ({
+        id: randomUUID(),
+        instance: instances[n % instances.length]!,
+        contentType: 'application/octet-stream',
+        source: source(),
+      }));
+      const started = performance.now();
+      // A produce request must stay under the broker's 1 MB.
+      for (let from = 0; from < requests.length; from += 50) {
+        await sendRequests(producer, names.requested, requests.slice(from, from + 50));
+      }
+      const done = () => requests.every(({ id }) => outcomes.completed.has(id));
+      await outcomes.waitFor(done, 600_000, `${count} uploads`);
+      const failed = requests.filter(({ id }) => outcomes.failed.has(id)).length;
+      if (failed > 0) throw new Error(`${failed} uploads failed`);
+      return (performance.now() - started) / 1000;
+    };
+    // Warm-up: group joined, partitions assigned, clients made, connections open, code compiled.
+    await through(warmUpCount, () => ({ base64: smallPayload }));
+    const workerSmall = await through(smallCount, () => ({ base64: smallPayload }));
+    const workerLarge = await through(largeCount, () => ({
+      url: media.url(`/bytes/${largeSize}`),
+    }));
+    log(
+      `through Kafka and the worker: ${rate(workerSmall, smallCount)} uploads/s of 10 KiB; ${throughput(workerLarge, largeCount)} MiB/s of 8 MiB`,
+    );
+    const smallRatio = directSmall / workerSmall;
+    const largeRatio = directLarge / workerLarge;
+    log(
+      `ratio worker/direct: 10 KiB ${smallRatio.toFixed(2)} (target >= 0.5 ${smallRatio >= 0.5 ? 'met' : 'MISSED'}); 8 MiB ${largeRatio.toFixed(2)} (target >= 0.9 ${largeRatio >= 0.9 ? 'met' : 'MISSED'})`,
+    );
+  } finally {
+    await producer.disconnect();
+    await outcomes.stop();
+    worker.child.kill('SIGTERM');
+    await worker.exited;
+  }
+
+  const lookup = await warmLookupCost(side, instances[0]!);
+  log(`config lookup with a warm cache: ${lookup.toFixed(0)} ns per message`);
+} finally {
+  await deleteTopics(kafka, names).catch(() => {});
+  await media.close();
+  await removeTestBucket(s3, bucket).catch((error: unknown) => log(`cleanup: ${String(error)}`));
+  await database.drop();
+}
+process.exit(0);
+
+async function configureInstances(side: ReturnType<typeof commandSide>): Promise<string[]> {
+  const server = s3TestServer();
+  const instances = Array.from({ length: instanceCount }, (_, n) => `bench-${n}`);
+  let last;
+  for (const instance of instances) {
+    last = await side.handle(
+      enable(instance, server.secretAccessKey, {
+        region: server.region,
+        bucket,
+        accessKey: server.accessKeyId,
+        endpoint: server.endpoint,
+        pathPrefix: `${instance}/`,
+      }),
+    );
+  }
+  const projector = projectorOver(database, { keyring: side.keyring });
+  await reached(projector, last?.position ?? null);
+  await projector.stop();
+  return instances;
+}
+
+/** The baseline: the same payloads straight into the bucket with lib-storage, nothing else. */
+async function direct(
+  count: number,
+  body: () => Buffer | Promise<IncomingMessage>,
+): Promise<number> {
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) {
+        const key = `direct/${next++}`;
+        await new Upload({
+          client: s3,
+          partSize: 8 * mib,
+          queueSize: 2,
+          params: {
+            Bucket: bucket,
+            Key: key,
+            Body: await body(),
+            ContentType: 'application/octet-stream',
+          },
+        }).done();
+      }
+    }),
+  );
+  return (performance.now() - started) / 1000;
+}
+
+function download(server: MediaServer, size: number): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) =>
+    get(server.url(`/bytes/${size}`), resolve).on('error', reject),
+  );
+}
+
+/** What a message pays to find its instance's configuration once it is cached. */
+async function warmLookupCost(side: ReturnType<typeof commandSide>, instance: string) {
+  const agents = createGuardedAgents({ allowPrivate: true });
+  const targets = new UploadTargets({
+    pool: database.pool,
+    connect: database.connect,
+    keys: side.keyring,
+    connection: { ...agents, timeoutMs: 5_000 },
+    logger,
+  });
+  await targets.start();
+  try {
+    await targets.find(instance);
+    const started = performance.now();
+    for (let n = 0; n < lookupCount; n++) await targets.find(instance);
+    return ((performance.now() - started) * 1e6) / lookupCount;
+  } finally {
+    await targets.close();
+    agents.destroy();
+  }
+}
+
+function rate(seconds: number, count: number): string {
+  return (count / seconds).toFixed(0);
+}
+
+function throughput(seconds: number, count: number): string {
+  return ((count * largeSize) / mib / seconds).toFixed(1);
+}

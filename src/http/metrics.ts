@@ -1,0 +1,112 @@
+import type { FastifyInstance } from 'fastify';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Pool } from '../infra/postgres/pool.ts';
+import type { UploadMetrics } from '../workers/media-upload/upload-metrics.ts';
+
+export interface ServiceMetrics {
+  registry: Registry;
+  uploads: UploadMetrics;
+}
+
+export interface MetricsOptions {
+  /** Seconds the projection is behind the event log; read when /metrics is scraped. */
+  projectionLagSeconds?: () => Promise<number>;
+}
+
+/**
+ * The service's Prometheus metrics, in a registry of its own (not prom-client's global one), so
+ * that several services in one process, as in the tests, do not collide.
+ */
+export function createMetrics(options: MetricsOptions = {}): ServiceMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  const uploads = new Counter({
+    name: 'stowage_media_uploads_total',
+    help: 'Upload requests handled, by outcome and failure code.',
+    labelNames: ['outcome', 'code'],
+    registers,
+  });
+  const bytes = new Counter({
+    name: 'stowage_media_upload_bytes_total',
+    help: 'Bytes of media stored.',
+    registers,
+  });
+  const duration = new Histogram({
+    name: 'stowage_media_upload_duration_seconds',
+    help: 'Time from taking a request to having its outcome, per attempt that ended it.',
+    labelNames: ['outcome'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers,
+  });
+  const retries = new Counter({
+    name: 'stowage_media_upload_retries_total',
+    help: 'Transient upload failures that paused their partition for a retry.',
+    labelNames: ['code'],
+    registers,
+  });
+  const consumerLag = new Gauge({
+    name: 'stowage_kafka_consumer_lag_messages',
+    help: 'Upload requests waiting behind the last one handled, per partition.',
+    labelNames: ['topic', 'partition'],
+    registers,
+  });
+  const projectionLag = options.projectionLagSeconds;
+  if (projectionLag) {
+    new Gauge({
+      name: 'stowage_projection_lag_seconds',
+      help: 'Age of the oldest event the read model has not applied yet (0 when caught up).',
+      registers,
+      async collect() {
+        this.set(await projectionLag());
+      },
+    });
+  }
+  return {
+    registry,
+    uploads: {
+      uploadFinished(outcome, code, seconds, size) {
+        uploads.inc({ outcome, code });
+        duration.observe({ outcome }, seconds);
+        bytes.inc(size);
+      },
+      retryScheduled(code) {
+        retries.inc({ code });
+      },
+      consumerLag(topic, partition, messages) {
+        consumerLag.set({ topic, partition: String(partition) }, messages);
+      },
+    },
+  };
+}
+
+/** GET /metrics in Prometheus' text format. */
+export function metricsRoute(metrics: ServiceMetrics) {
+  return async (app: FastifyInstance) => {
+    app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+      reply.type(metrics.registry.contentType);
+      return metrics.registry.metrics();
+    });
+  };
+}
+
+/**
+ * Projection lag with the Postgres event store: the age of the first event after the
+ * projection's checkpoint, in the log order the projection reads (transaction id, position).
+ */
+export function postgresProjectionLag(pool: Pool, checkpoint: string): () => Promise<number> {
+  return async () => {
+    const { rows } = await pool.query<{ lag: number }>(
+      `SELECT coalesce(extract(epoch FROM now() - (
+         SELECT recorded_at FROM events
+         WHERE (transaction_id, global_position) >
+               (coalesce(c.position_major, 0)::text::xid8, coalesce(c.position_minor, 0)::bigint)
+         ORDER BY transaction_id, global_position LIMIT 1
+       )), 0)::float8 AS lag
+       FROM (SELECT 1) AS one
+       LEFT JOIN projection_checkpoints c ON c.name = $1`,
+      [checkpoint],
+    );
+    return rows[0]?.lag ?? 0;
+  };
+}

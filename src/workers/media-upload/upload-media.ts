@@ -1,0 +1,61 @@
+import { presignedGetUrl } from '../../infra/s3/presigned-url.ts';
+import { uploadObject } from '../../infra/s3/object-upload.ts';
+import { inlineMedia, meterMedia } from './media-meter.ts';
+import { openMediaUrl, type SourceConnection } from './media-source.ts';
+import { objectKey } from './object-key.ts';
+import type { UploadCompleted } from './outcomes.ts';
+import type { UploadRequest } from './upload-request.ts';
+import type { UploadTarget } from './upload-targets.ts';
+
+export interface UploadMediaDeps {
+  sourceConnection: SourceConnection;
+  presignTtlSeconds: number;
+  now: () => Date;
+}
+
+/** Streams one request's media from its source (or the message) into the instance's bucket. */
+export async function uploadMedia(
+  request: UploadRequest,
+  target: UploadTarget,
+  deps: UploadMediaDeps,
+  signal: AbortSignal,
+): Promise<UploadCompleted> {
+  const key = objectKey(target.pathPrefix, request.id, request.fileName, request.contentType);
+  const { source } = request;
+  const media =
+    'base64' in source
+      ? inlineMedia(source.base64, request.sha256)
+      : meterMedia(await openMediaUrl(source.url, deps.sourceConnection, signal), request.sha256);
+  try {
+    const etag = await uploadObject({
+      client: target.client,
+      bucket: target.bucket,
+      key,
+      body: media.body,
+      contentType: request.contentType,
+      ...(request.metadata ? { metadata: request.metadata } : {}),
+      signal,
+    });
+    const link = await presignedGetUrl(
+      target.client,
+      target.bucket,
+      key,
+      deps.presignTtlSeconds,
+      deps.now(),
+    );
+    return {
+      id: request.id,
+      instance: request.instance,
+      bucket: target.bucket,
+      key,
+      size: media.size(),
+      etag,
+      contentType: request.contentType,
+      location: link.objectUrl,
+      url: link.url,
+      urlExpiresAt: link.expiresAt.toISOString(),
+    };
+  } finally {
+    media.release();
+  }
+}

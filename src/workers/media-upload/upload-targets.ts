@@ -1,0 +1,147 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import type pg from 'pg';
+import { BoundedMap } from '../../commands/bounded-map.ts';
+import type { Logger } from '../../infra/logger.ts';
+import type { Pool } from '../../infra/postgres/pool.ts';
+import { createS3Client, type S3Connection } from '../../infra/s3/s3-client.ts';
+import {
+  openStoredTarget,
+  readS3ConfigRow,
+  StoredSecretUnusable,
+  type InstanceKeyOpener,
+} from '../../infra/s3/stored-s3-config.ts';
+import { s3ConfigChangedChannel } from '../../projections/s3-config-table.ts';
+import { UploadFailure } from './upload-failure.ts';
+
+/** Where one instance's media go, as configured now. */
+export interface UploadTarget {
+  instance: string;
+  revision: number;
+  bucket: string;
+  pathPrefix: string;
+  client: S3Client;
+}
+
+export interface UploadTargetsDeps {
+  pool: Pool;
+  /** A dedicated connection for LISTEN, which a pooled one cannot hold. */
+  connect: () => Promise<pg.Client>;
+  keys: InstanceKeyOpener;
+  connection: S3Connection;
+  logger: Logger;
+  /** Instances kept at once; each S3 client costs some 25 KiB of heap. */
+  maxInstances?: number;
+}
+
+const relistenDelayMs = 1_000;
+
+/**
+ * The instances' configurations, read from the read model when a message needs one and kept in
+ * memory until the projection announces a change to that instance. While the announcements cannot
+ * be heard (the LISTEN connection is down), nothing is kept: every message reads the row, so a
+ * disable or a fix is never missed. Clients are kept per instance and revision, so an unchanged
+ * configuration read again does not open its secret again.
+ */
+export class UploadTargets {
+  private current: BoundedMap<string, Promise<UploadTarget | undefined>>;
+  private readonly clients: BoundedMap<string, UploadTarget>;
+  private listener: pg.Client | undefined;
+  private relisten: NodeJS.Timeout | undefined;
+  private closed = false;
+  private readonly capacity: number;
+
+  constructor(private readonly deps: UploadTargetsDeps) {
+    this.capacity = deps.maxInstances ?? 1_000;
+    this.current = new BoundedMap(this.capacity);
+    this.clients = new BoundedMap(this.capacity);
+  }
+
+  /** Resolves once changes are heard; until then (and whenever they are not) nothing is cached. */
+  async start(): Promise<void> {
+    const client = await this.deps.connect();
+    const lost = (error?: Error) => this.listenerLost(client, error);
+    client.on('error', lost);
+    client.on('end', lost);
+    client.on('notification', ({ channel, payload }) => {
+      if (channel === s3ConfigChangedChannel && payload) this.current.delete(payload);
+    });
+    try {
+      await client.query(`LISTEN ${s3ConfigChangedChannel}`);
+    } catch (error) {
+      await client.end().catch(() => {});
+      throw error;
+    }
+    if (this.closed) return void (await client.end());
+    this.listener = client;
+  }
+
+  /** Undefined when the instance's storage is not enabled. */
+  find(instance: string): Promise<UploadTarget | undefined> {
+    if (!this.listener) return this.load(instance);
+    const cached = this.current.get(instance);
+    if (cached) return cached;
+    const loading = this.load(instance);
+    this.current.set(instance, loading);
+    // A failed read is not remembered: the next message reads again.
+    loading.catch(() => {
+      if (this.current.get(instance) === loading) this.current.delete(instance);
+    });
+    return loading;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.relisten);
+    const listener = this.listener;
+    this.listener = undefined;
+    await listener?.end().catch(() => {});
+  }
+
+  private async load(instance: string): Promise<UploadTarget | undefined> {
+    const row = await readS3ConfigRow(this.deps.pool, instance);
+    if (!row?.enabled) return undefined;
+    const known = this.clients.get(instance);
+    if (known?.revision === row.revision) return known;
+    let stored;
+    try {
+      stored = await openStoredTarget(this.deps.keys, row);
+    } catch (error) {
+      if (error instanceof StoredSecretUnusable) {
+        throw new UploadFailure('storage-misconfigured', error.message, false);
+      }
+      throw error;
+    }
+    if (!stored) return undefined;
+    const target: UploadTarget = {
+      instance,
+      revision: stored.revision,
+      bucket: stored.bucket,
+      pathPrefix: stored.pathPrefix,
+      client: createS3Client(stored.location, this.deps.connection),
+    };
+    this.clients.set(instance, target);
+    return target;
+  }
+
+  // Announcements sent while the connection was down are lost: forget everything, and cache
+  // nothing until listening again.
+  private listenerLost(client: pg.Client, error?: Error): void {
+    if (this.listener !== client) return;
+    this.listener = undefined;
+    this.current = new BoundedMap(this.capacity);
+    client.end().catch(() => {});
+    this.deps.logger.warn({ err: error }, 'lost the S3 config change listener; reconnecting');
+    this.scheduleRelisten();
+  }
+
+  private scheduleRelisten(): void {
+    if (this.closed) return;
+    this.relisten = setTimeout(() => {
+      this.start().catch((error: unknown) => {
+        this.deps.logger.warn({ err: error }, 'S3 config change listener failed to reconnect');
+        this.scheduleRelisten();
+      });
+    }, relistenDelayMs);
+    this.relisten.unref();
+  }
+}

@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import Fastify from 'fastify';
+import { createMetrics, metricsRoute, postgresProjectionLag } from '../../src/http/metrics.ts';
+import { liveProjection } from '../../src/projections/project-batch.ts';
+import { commandSide, enable } from '../support/command-side.ts';
+import { createTestDatabase } from '../support/database.ts';
+import { projectorOver, reached } from '../projections/support/projection-harness.ts';
+
+test('GET /metrics answers the worker metrics in Prometheus text format', async () => {
+  const metrics = createMetrics({ projectionLagSeconds: async () => 1.5 });
+  metrics.uploads.uploadFinished('completed', 'completed', 0.2, 1024);
+  metrics.uploads.uploadFinished('failed', 'SignatureDoesNotMatch', 0.05, 0);
+  metrics.uploads.retryScheduled('ECONNREFUSED');
+  metrics.uploads.consumerLag('media.upload.requested', 3, 42);
+  const app = Fastify();
+  await app.register(metricsRoute(metrics));
+  const response = await app.inject({ method: 'GET', url: '/metrics' });
+  await app.close();
+
+  assert.equal(response.statusCode, 200);
+  assert.match(String(response.headers['content-type']), /^text\/plain; version=0\.0\.4/);
+  const body = response.body;
+  for (const line of [
+    'stowage_media_uploads_total{outcome="completed",code="completed"} 1',
+    'stowage_media_uploads_total{outcome="failed",code="SignatureDoesNotMatch"} 1',
+    'stowage_media_upload_bytes_total 1024',
+    'stowage_media_upload_duration_seconds_count{outcome="completed"} 1',
+    'stowage_media_upload_retries_total{code="ECONNREFUSED"} 1',
+    'stowage_kafka_consumer_lag_messages{topic="media.upload.requested",partition="3"} 42',
+    'stowage_projection_lag_seconds 1.5',
+  ]) {
+    assert.ok(body.includes(line), `missing: ${line}`);
+  }
+  assert.match(body, /^process_resident_memory_bytes \d+/m);
+});
+
+test('projection lag is the age of the oldest event the read model has not applied', async () => {
+  const database = await createTestDatabase();
+  const side = commandSide(database);
+  const lag = postgresProjectionLag(database.pool, liveProjection.checkpoint);
+  try {
+    assert.equal(await lag(), 0, 'nothing to project');
+    const outcome = await side.handle(enable('alpha', 'secret'));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.ok((await lag()) >= 0.1, 'behind by the event just appended');
+    const projector = projectorOver(database, { keyring: side.keyring });
+    await reached(projector, outcome.position ?? null);
+    await projector.stop();
+    assert.equal(await lag(), 0, 'caught up');
+  } finally {
+    await database.drop();
+  }
+});

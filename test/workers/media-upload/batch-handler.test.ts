@@ -1,0 +1,150 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { EachBatchPayload, KafkaMessage } from 'kafkajs';
+import pino from 'pino';
+import {
+  batchHandler,
+  type BatchHandlerDeps,
+} from '../../../src/workers/media-upload/batch-handler.ts';
+import { InOrderOffsets } from '../../../src/workers/media-upload/in-order-offsets.ts';
+import { failed, type UploadOutcome } from '../../../src/workers/media-upload/outcomes.ts';
+import type { MessageResult } from '../../../src/workers/media-upload/process-message.ts';
+import { Slots } from '../../../src/workers/media-upload/slots.ts';
+
+test('offsets finished out of order are resolvable only in order', () => {
+  const offsets = new InOrderOffsets(['5', '6', '7', '8']);
+  assert.equal(offsets.finish('6'), undefined);
+  assert.equal(offsets.finish('8'), undefined);
+  assert.equal(offsets.finish('5'), '6');
+  assert.deepEqual(offsets.finishedBeyondGap(), ['8']);
+  assert.equal(offsets.finish('7'), '8');
+});
+
+test('slots admit at most their limit, the others in arrival order', async () => {
+  const slots = new Slots(2);
+  const first = await slots.acquire();
+  await slots.acquire();
+  const order: number[] = [];
+  const third = slots.acquire().then((release) => (order.push(3), release));
+  const fourth = slots.acquire().then((release) => (order.push(4), release));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(order, []);
+  first();
+  first(); // releasing twice gives back one slot only
+  (await third)();
+  await fourth;
+  assert.deepEqual(order, [3, 4]);
+});
+
+const outcomeOf = (offset: string): UploadOutcome =>
+  failed({ id: offset, instance: 'x', code: 'c', reason: 'r', attempts: 1, retryable: false });
+
+function message(offset: number, key: string): KafkaMessage {
+  return {
+    offset: String(offset),
+    key: Buffer.from(key),
+    value: null,
+    timestamp: '0',
+    attributes: 0,
+    size: 0,
+  } as KafkaMessage;
+}
+
+function fakePayload(messages: KafkaMessage[]) {
+  const resolved: string[] = [];
+  let paused = 0;
+  const payload = {
+    batch: { topic: 't', partition: 0, highWatermark: '100', messages },
+    resolveOffset: (offset: string) => resolved.push(offset),
+    heartbeat: async () => {},
+    pause: () => {
+      paused++;
+      return () => {};
+    },
+    isRunning: () => true,
+    isStale: () => false,
+  } as unknown as EachBatchPayload;
+  return { payload, resolved, paused: () => paused };
+}
+
+function deps(overrides: Partial<BatchHandlerDeps>): BatchHandlerDeps {
+  return {
+    process: async (inbound) => ({ kind: 'finished', outcome: outcomeOf(inbound.offset) }),
+    publish: async () => {},
+    published: () => {},
+    concurrency: 4,
+    retryPolicy: { firstDelayMs: 10, maxDelayMs: 10, maxElapsedMs: 60_000 },
+    signal: new AbortController().signal,
+    resumeLater: () => {},
+    logger: pino({ level: 'silent' }),
+    ...overrides,
+  };
+}
+
+test("one instance's messages run one after the other; different instances' at once", async () => {
+  const running = new Set<string>();
+  const overlaps: string[] = [];
+  const started: string[] = [];
+  const handler = batchHandler(
+    deps({
+      process: async (inbound) => {
+        const key = String(inbound.key);
+        if (running.has(key)) overlaps.push(key);
+        running.add(key);
+        started.push(inbound.offset);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        running.delete(key);
+        return { kind: 'finished', outcome: outcomeOf(inbound.offset) };
+      },
+    }),
+  );
+  const batch = fakePayload([message(0, 'a'), message(1, 'a'), message(2, 'b'), message(3, 'a')]);
+  await handler(batch.payload);
+  assert.deepEqual(overlaps, []);
+  assert.ok(started.indexOf('2') < started.indexOf('1'), 'b did not wait for a');
+  assert.deepEqual(
+    started.filter((offset) => offset !== '2'),
+    ['0', '1', '3'],
+  );
+  assert.equal(batch.resolved.at(-1), '3');
+});
+
+test('a transient failure pauses the partition; what finished behind it is not redone', async () => {
+  const attempts: string[] = [];
+  let failOffsetOne = true;
+  const handler = batchHandler(
+    deps({
+      process: async (inbound): Promise<MessageResult> => {
+        attempts.push(inbound.offset);
+        if (inbound.offset === '1' && failOffsetOne) {
+          failOffsetOne = false;
+          return { kind: 'transient', code: 'SlowDown', reason: 'r', outcome: outcomeOf('1') };
+        }
+        return { kind: 'finished', outcome: outcomeOf(inbound.offset) };
+      },
+    }),
+  );
+  const first = fakePayload([message(0, 'a'), message(1, 'b'), message(2, 'c')]);
+  await handler(first.payload);
+  assert.equal(first.paused(), 1);
+  assert.deepEqual(first.resolved, ['0'], 'nothing past the failed message is resolved');
+
+  // After the backoff the partition is fetched again from the failed message.
+  const again = fakePayload([message(1, 'b'), message(2, 'c')]);
+  await handler(again.payload);
+  assert.deepEqual(attempts.sort(), ['0', '1', '1', '2']);
+  assert.equal(again.resolved.at(-1), '2');
+});
+
+test('a failed publish fails the batch, leaving its offset unresolved', async () => {
+  const handler = batchHandler(
+    deps({
+      publish: async (outcome) => {
+        if (outcome.body.id === '1') throw new Error('broker away');
+      },
+    }),
+  );
+  const batch = fakePayload([message(0, 'a'), message(1, 'a'), message(2, 'a')]);
+  await assert.rejects(handler(batch.payload), /broker away/);
+  assert.deepEqual(batch.resolved, ['0']);
+});

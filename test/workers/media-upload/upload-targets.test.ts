@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import pino from 'pino';
+import { createGuardedAgents } from '../../../src/infra/s3/guarded-agents.ts';
+import type { Pool } from '../../../src/infra/postgres/pool.ts';
+import { UploadTargets } from '../../../src/workers/media-upload/upload-targets.ts';
+import { commandSide, disable, enable } from '../../support/command-side.ts';
+import { createTestDatabase, type TestDatabase } from '../../support/database.ts';
+import { projectorOver, reached } from '../../projections/support/projection-harness.ts';
+import { waitUntil } from '../../projections/support/read-model.ts';
+import type { Projector } from '../../../src/projections/projector.ts';
+
+let database: TestDatabase;
+let side: ReturnType<typeof commandSide>;
+let projector: Projector;
+let targets: UploadTargets;
+let reads = 0;
+const agents = createGuardedAgents({ allowPrivate: true });
+
+before(async () => {
+  database = await createTestDatabase();
+  side = commandSide(database);
+  projector = projectorOver(database, { keyring: side.keyring });
+  // Counts the read-model reads, to tell a cached answer from a fresh one.
+  const counting = new Proxy(database.pool, {
+    get(pool, property) {
+      if (property === 'query') {
+        return (...args: Parameters<Pool['query']>) => {
+          reads++;
+          return (pool.query as (...a: unknown[]) => unknown)(...args);
+        };
+      }
+      return Reflect.get(pool, property);
+    },
+  });
+  targets = new UploadTargets({
+    pool: counting,
+    connect: database.connect,
+    keys: side.keyring,
+    connection: { ...agents, timeoutMs: 1_000 },
+    logger: pino({ level: 'silent' }),
+  });
+  await targets.start();
+});
+
+after(async () => {
+  await targets?.close();
+  await projector?.stop();
+  agents.destroy();
+  await database?.drop();
+});
+
+async function change(request: Parameters<typeof side.handle>[0]) {
+  const outcome = await side.handle(request);
+  await reached(projector, outcome.position ?? null);
+}
+
+test('a configuration is read once, kept, and read again only after the projection announces a change', async () => {
+  await change(enable('alpha', 'secret-one', { pathPrefix: 'one/' }));
+  const first = await targets.find('alpha');
+  assert.equal(first?.pathPrefix, 'one/');
+  assert.equal(
+    await first.client.config.credentials().then((c) => c.secretAccessKey),
+    'secret-one',
+  );
+  const readsAfterFirst = reads;
+  assert.equal(await targets.find('alpha'), first);
+  assert.equal(reads, readsAfterFirst, 'answered from memory');
+
+  await change(enable('alpha', 'secret-two', { pathPrefix: 'two/' }));
+  await waitUntil(async () => (await targets.find('alpha'))?.pathPrefix === 'two/');
+  const second = await targets.find('alpha');
+  assert.equal(
+    await second!.client.config.credentials().then((c) => c.secretAccessKey),
+    'secret-two',
+  );
+
+  await change(disable('alpha'));
+  await waitUntil(async () => (await targets.find('alpha')) === undefined);
+  assert.equal(await targets.find('never-configured'), undefined);
+});
+
+test('while the change listener is down nothing is kept, so no change can be missed', async () => {
+  await change(enable('beta', 'secret'));
+  await targets.find('beta');
+  const { rows } = await database.pool.query<{ pid: number }>(
+    "SELECT pid FROM pg_stat_activity WHERE query = 'LISTEN stowage_s3_config_changed' AND datname = current_database()",
+  );
+  assert.equal(rows.length, 1);
+  await database.pool.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+
+  const before = reads;
+  await targets.find('beta');
+  await targets.find('beta');
+  assert.equal(reads - before, 2, 'each lookup read the row');
+
+  // It listens again within a second or so, and caching resumes.
+  await waitUntil(async () => {
+    const start = reads;
+    await targets.find('beta');
+    await targets.find('beta');
+    return reads - start === 0;
+  });
+});

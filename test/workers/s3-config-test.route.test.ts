@@ -1,0 +1,153 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import pino from 'pino';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { notEnabled, testS3ConfigRoute } from '../../src/commands/test-s3-config.route.ts';
+import { buildApp, type App } from '../../src/http/app.ts';
+import { accessControl, instanceAccess } from '../../src/http/auth.ts';
+import { requestRateLimit } from '../../src/http/rate-limit.ts';
+import { PostgresAccessStore } from '../../src/infra/postgres/access-store.ts';
+import { createGuardedAgents } from '../../src/infra/s3/guarded-agents.ts';
+import { storedS3Targets } from '../../src/infra/s3/stored-s3-config.ts';
+import type { Projector } from '../../src/projections/projector.ts';
+import { commandSide, enable } from '../support/command-side.ts';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { s3TestServer } from '../support/services.ts';
+import { projectorOver, reached } from '../projections/support/projection-harness.ts';
+import { createTestBucket, objectKeys, removeTestBucket, testS3Client } from './support/buckets.ts';
+
+describe('POST /api/instance/s3/:instance/test', () => {
+  let database: TestDatabase;
+  let app: App;
+  let access: PostgresAccessStore;
+  let projector: Projector;
+  let s3: S3Client;
+  let bucket: string;
+  let token: string;
+  const agents = createGuardedAgents({ allowPrivate: true });
+  const server = () => s3TestServer();
+  const supplied = () => ({
+    region: server().region,
+    bucket,
+    accessKey: server().accessKeyId,
+    secretKey: server().secretAccessKey,
+    endpoint: server().endpoint,
+    pathPrefix: 'probe/',
+  });
+
+  before(async () => {
+    s3 = testS3Client();
+    bucket = await createTestBucket(s3);
+    database = await createTestDatabase();
+    const side = commandSide(database);
+    projector = projectorOver(database, { keyring: side.keyring });
+    const logger = pino({ level: 'silent' });
+    access = new PostgresAccessStore({ pool: database.pool, connect: database.connect, logger });
+    await access.createAccount('acme');
+    ({ instanceToken: token } = await access.createInstance('acme', 'configured'));
+    await access.createInstance('acme', 'bare');
+    const outcome = await side.handle(
+      enable('configured', server().secretAccessKey, {
+        region: server().region,
+        bucket,
+        accessKey: server().accessKeyId,
+        endpoint: server().endpoint,
+        pathPrefix: 'media/',
+      }),
+    );
+    await reached(projector, outcome.position ?? null);
+
+    app = buildApp({ logger, readiness: [] });
+    await app.register(accessControl);
+    await app.register(requestRateLimit);
+    await app.register(
+      testS3ConfigRoute({
+        access: instanceAccess(access),
+        endpointPolicy: { allowPrivate: true },
+        storedTarget: storedS3Targets(database.pool, side.keyring),
+        connection: { ...agents, timeoutMs: 5_000, maxAttempts: 1 },
+      }),
+    );
+  });
+
+  after(async () => {
+    await app?.close();
+    await projector?.stop();
+    await access?.close();
+    agents.destroy();
+    await database?.drop();
+    await removeTestBucket(s3, bucket);
+  });
+
+  const probe = (instance: string, body?: unknown, headers: Record<string, string> = {}) =>
+    app.inject({
+      method: 'POST',
+      url: `/api/instance/s3/${instance}/test`,
+      headers: {
+        token,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...headers,
+      },
+      ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
+    });
+
+  test('the stored credentials pass every step, and the probe object is gone afterwards', async () => {
+    const response = await probe('configured');
+    assert.equal(response.statusCode, 200, response.body);
+    const answer = response.json();
+    assert.equal(answer.ok, true);
+    assert.equal(answer.tested, 'stored');
+    assert.deepEqual(
+      answer.steps.map((step: { step: string; ok: boolean }) => [step.step, step.ok]),
+      [
+        ['headBucket', true],
+        ['putObject', true],
+        ['deleteObject', true],
+      ],
+    );
+    assert.match(answer.steps[1].message, /^wrote media\/stowage-probe-/);
+    assert.deepEqual(await objectKeys(s3, bucket), []);
+  });
+
+  test('supplied settings with a wrong secret fail at the first step; the rest is skipped', async () => {
+    const response = await probe('configured', { ...supplied(), secretKey: 'wrong-secret-value' });
+    assert.equal(response.statusCode, 200, response.body);
+    const answer = response.json();
+    assert.equal(answer.ok, false);
+    assert.equal(answer.tested, 'supplied');
+    assert.equal(answer.steps[0].ok, false);
+    assert.equal(answer.steps[0].code, 'AccessDenied');
+    assert.deepEqual(
+      answer.steps.slice(1).map((step: { skipped: boolean }) => step.skipped),
+      [true, true],
+    );
+    assert.ok(!response.body.includes('wrong-secret-value'), 'the secret is never answered');
+  });
+
+  test('a bucket that does not exist is named as such', async () => {
+    const answer = (
+      await probe('configured', { ...supplied(), bucket: 'no-such-bucket-here' })
+    ).json();
+    assert.equal(answer.steps[0].code, 'NoSuchBucket');
+    assert.match(answer.steps[0].message, /bucket does not exist/);
+  });
+
+  test('an instance without stored storage must send settings', async () => {
+    const { instanceToken } = await access.createInstance('acme', 'other');
+    const response = await probe('other', undefined, { token: instanceToken });
+    assert.equal(response.statusCode, 400);
+    assert.deepEqual(response.json(), { success: false, error: { message: notEnabled } });
+  });
+
+  test('tokens and the body are checked like the POST', async () => {
+    assert.equal((await probe('configured', undefined, { token: 'nope' })).statusCode, 401);
+    const refused = await probe('configured', {
+      ...supplied(),
+      endpoint: 'http://169.254.169.254',
+    });
+    assert.equal(refused.statusCode, 400);
+    assert.equal(refused.json().error.details[0].field, 'endpoint');
+    const incomplete = await probe('configured', { region: 'us-east-1' });
+    assert.equal(incomplete.statusCode, 400);
+  });
+});
