@@ -91,7 +91,7 @@ describe('the S3 configuration query routes', () => {
     const { s3 } = response.json();
     assert.deepEqual(
       { ...s3, updatedAt: typeof s3.updatedAt },
-      { enabled: true, ...awsSettings, updatedAt: 'string', revision: 0 },
+      { enabled: true, ...awsSettings, updatedAt: 'string', revision: 0, uploadStatus: null },
     );
     assert.doesNotMatch(response.body, /secret|cipher|keyId/i);
 
