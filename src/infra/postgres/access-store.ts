@@ -4,6 +4,7 @@ import { isInstanceName } from '../../domain/instance-name.ts';
 import type { AccessDirectory, Principal } from '../../http/auth.ts';
 import { mintToken, parseToken, secretMatches, type MintedToken } from '../access-token.ts';
 import { ExpiringCache } from '../expiring-cache.ts';
+import { ChannelListener } from './channel-listener.ts';
 import type { Logger } from '../logger.ts';
 import { inTransaction, type Pool, type PoolClient } from './pool.ts';
 
@@ -13,7 +14,6 @@ export const tokensChannel = 'stowage_tokens';
 // not wait for it, since every listening process drops a revoked token at once.
 const verifiedTtlMs = 5_000;
 const verifiedLimit = 10_000;
-const relistenDelayMs = 1_000;
 
 /** A create or revoke that cannot be done as asked; its message is one line for the operator. */
 export class AccessChangeRejected extends Error {}
@@ -70,13 +70,22 @@ export class PostgresAccessStore implements AccessDirectory {
     verifiedLimit,
   );
   private readonly knownInstances = new ExpiringCache<string, true>(60_000, 100_000);
-  private listener: pg.Client | undefined;
-  private relisten: NodeJS.Timeout | undefined;
-  private closed = false;
+  private readonly revocations: ChannelListener;
   // Counts cache invalidations, so a lookup that raced one does not cache what it read before it.
   private invalidations = 0;
 
-  constructor(private readonly options: AccessStoreOptions) {}
+  constructor(private readonly options: AccessStoreOptions) {
+    this.revocations = new ChannelListener({
+      connect: options.connect,
+      channel: tokensChannel,
+      what: 'token revocation',
+      logger: options.logger,
+      onNotification: (tokenId) => this.forget(tokenId),
+      // Revocations sent while the connection was down are lost: nothing cached before can be
+      // trusted, and nothing is cached until the store listens again.
+      onLost: () => this.invalidateAll(),
+    });
+  }
 
   async createAccount(name: string): Promise<CreatedAccount> {
     requireName('account', name);
@@ -152,7 +161,7 @@ export class PostgresAccessStore implements AccessDirectory {
     const row = rows[0];
     if (!row || !secretMatches(parsed.secret, row.hash)) return null;
     const principal = principalOf(parsed.tokenId, row);
-    if (this.listener && this.invalidations === invalidationsBefore) {
+    if (this.revocations.listening && this.invalidations === invalidationsBefore) {
       this.verified.set(parsed.tokenId, { principal, secretHash: row.hash });
     }
     return principal;
@@ -172,34 +181,13 @@ export class PostgresAccessStore implements AccessDirectory {
   }
 
   /** Starts honouring revocations made by other processes; caching begins once this resolves. */
-  async startListening(): Promise<void> {
-    const client = await this.options.connect();
-    const lost = (error?: Error) => this.listenerLost(client, error);
-    client.on('error', lost);
-    client.on('end', lost);
-    client.on('notification', ({ channel, payload }) => {
-      if (channel === tokensChannel && payload) this.forget(payload);
-    });
-    try {
-      await client.query(`LISTEN ${tokensChannel}`);
-    } catch (error) {
-      await client.end().catch(() => {});
-      throw error;
-    }
-    if (this.closed) {
-      await client.end();
-      return;
-    }
-    this.listener = client;
+  startListening(): Promise<void> {
+    return this.revocations.start();
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    clearTimeout(this.relisten);
-    const listener = this.listener;
-    this.listener = undefined;
+    await this.revocations.close();
     this.invalidateAll();
-    await listener?.end();
   }
 
   private forget(tokenId: string): void {
@@ -210,28 +198,6 @@ export class PostgresAccessStore implements AccessDirectory {
   private invalidateAll(): void {
     this.invalidations += 1;
     this.verified.clear();
-  }
-
-  // Revocations sent while the connection was down are lost, so nothing cached before can be
-  // trusted, and nothing is cached until the store listens again.
-  private listenerLost(client: pg.Client, error?: Error): void {
-    if (this.listener !== client) return;
-    this.listener = undefined;
-    this.invalidateAll();
-    client.end().catch(() => {});
-    this.options.logger.warn({ err: error }, 'lost the token revocation listener; reconnecting');
-    this.scheduleRelisten();
-  }
-
-  private scheduleRelisten(): void {
-    if (this.closed) return;
-    this.relisten = setTimeout(() => {
-      this.startListening().catch((error: unknown) => {
-        this.options.logger.warn({ err: error }, 'token revocation listener failed to reconnect');
-        this.scheduleRelisten();
-      });
-    }, relistenDelayMs);
-    this.relisten.unref();
   }
 }
 

@@ -11,6 +11,7 @@ import {
   type InstanceKeyOpener,
 } from '../../infra/s3/stored-s3-config.ts';
 import { s3ConfigChangedChannel } from '../../projections/s3-config-table.ts';
+import { ChannelListener } from '../../infra/postgres/channel-listener.ts';
 import { UploadFailure } from './upload-failure.ts';
 
 /** Where one instance's media go, as configured now. */
@@ -33,8 +34,6 @@ export interface UploadTargetsDeps {
   maxInstances?: number;
 }
 
-const relistenDelayMs = 1_000;
-
 /**
  * The instances' configurations, read from the read model when a message needs one and kept in
  * memory until the projection announces a change to that instance. While the announcements cannot
@@ -45,39 +44,32 @@ const relistenDelayMs = 1_000;
 export class UploadTargets {
   private current: BoundedMap<string, Promise<UploadTarget | undefined>>;
   private readonly clients: BoundedMap<string, UploadTarget>;
-  private listener: pg.Client | undefined;
-  private relisten: NodeJS.Timeout | undefined;
-  private closed = false;
+  private readonly changes: ChannelListener;
   private readonly capacity: number;
 
   constructor(private readonly deps: UploadTargetsDeps) {
     this.capacity = deps.maxInstances ?? 1_000;
     this.current = new BoundedMap(this.capacity);
     this.clients = new BoundedMap(this.capacity);
+    this.changes = new ChannelListener({
+      connect: deps.connect,
+      channel: s3ConfigChangedChannel,
+      what: 'S3 config change',
+      logger: deps.logger,
+      onNotification: (instance) => this.current.delete(instance),
+      // Announcements sent while the connection was down are lost: forget everything.
+      onLost: () => (this.current = new BoundedMap(this.capacity)),
+    });
   }
 
   /** Resolves once changes are heard; until then (and whenever they are not) nothing is cached. */
-  async start(): Promise<void> {
-    const client = await this.deps.connect();
-    const lost = (error?: Error) => this.listenerLost(client, error);
-    client.on('error', lost);
-    client.on('end', lost);
-    client.on('notification', ({ channel, payload }) => {
-      if (channel === s3ConfigChangedChannel && payload) this.current.delete(payload);
-    });
-    try {
-      await client.query(`LISTEN ${s3ConfigChangedChannel}`);
-    } catch (error) {
-      await client.end().catch(() => {});
-      throw error;
-    }
-    if (this.closed) return void (await client.end());
-    this.listener = client;
+  start(): Promise<void> {
+    return this.changes.start();
   }
 
   /** Undefined when the instance's storage is not enabled. */
   find(instance: string): Promise<UploadTarget | undefined> {
-    if (!this.listener) return this.load(instance);
+    if (!this.changes.listening) return this.load(instance);
     const cached = this.current.get(instance);
     if (cached) return cached;
     const loading = this.load(instance);
@@ -89,12 +81,8 @@ export class UploadTargets {
     return loading;
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    clearTimeout(this.relisten);
-    const listener = this.listener;
-    this.listener = undefined;
-    await listener?.end().catch(() => {});
+  close(): Promise<void> {
+    return this.changes.close();
   }
 
   private async load(instance: string): Promise<UploadTarget | undefined> {
@@ -121,27 +109,5 @@ export class UploadTargets {
     };
     this.clients.set(instance, target);
     return target;
-  }
-
-  // Announcements sent while the connection was down are lost: forget everything, and cache
-  // nothing until listening again.
-  private listenerLost(client: pg.Client, error?: Error): void {
-    if (this.listener !== client) return;
-    this.listener = undefined;
-    this.current = new BoundedMap(this.capacity);
-    client.end().catch(() => {});
-    this.deps.logger.warn({ err: error }, 'lost the S3 config change listener; reconnecting');
-    this.scheduleRelisten();
-  }
-
-  private scheduleRelisten(): void {
-    if (this.closed) return;
-    this.relisten = setTimeout(() => {
-      this.start().catch((error: unknown) => {
-        this.deps.logger.warn({ err: error }, 'S3 config change listener failed to reconnect');
-        this.scheduleRelisten();
-      });
-    }, relistenDelayMs);
-    this.relisten.unref();
   }
 }
