@@ -31,30 +31,8 @@ export interface GuardedAgents {
 export function createGuardedAgents(policy: EndpointPolicy): GuardedAgents {
   const lookup = guardedLookup(policy);
   const options = { keepAlive: true, maxSockets: 64, lookup };
-  // Literal IP addresses never reach `lookup` (net.connect skips DNS for them), so they are
-  // judged where the agent opens its sockets.
-  class GuardedHttpAgent extends http.Agent {
-    override createConnection(
-      request: http.ClientRequestArgs,
-      callback?: (error: Error | null, socket: Duplex) => void,
-    ): Duplex | null | undefined {
-      const refused = literalAddressRefusal(request.host ?? request.hostname, policy);
-      if (refused) return refuse(refused, callback);
-      return super.createConnection(request, callback);
-    }
-  }
-  class GuardedHttpsAgent extends https.Agent {
-    override createConnection(
-      request: http.ClientRequestArgs,
-      callback?: (error: Error | null, socket: Duplex) => void,
-    ): Duplex | null | undefined {
-      const refused = literalAddressRefusal(request.host ?? request.hostname, policy);
-      if (refused) return refuse(refused, callback);
-      return super.createConnection(request, callback);
-    }
-  }
-  const httpAgent = new GuardedHttpAgent(options);
-  const httpsAgent = new GuardedHttpsAgent(options);
+  const httpAgent = refuseLiteralAddresses(new http.Agent(options), policy);
+  const httpsAgent = refuseLiteralAddresses(new https.Agent(options), policy);
   return {
     httpAgent,
     httpsAgent,
@@ -63,6 +41,23 @@ export function createGuardedAgents(policy: EndpointPolicy): GuardedAgents {
       httpsAgent.destroy();
     },
   };
+}
+
+/**
+ * Literal IP addresses never reach the agent's `lookup` (net.connect skips DNS for them), so they
+ * are judged where the agent opens its sockets.
+ */
+function refuseLiteralAddresses<A extends http.Agent>(agent: A, policy: EndpointPolicy): A {
+  const open = agent.createConnection.bind(agent);
+  agent.createConnection = (
+    request: http.ClientRequestArgs,
+    callback?: (error: Error | null, socket: Duplex) => void,
+  ) => {
+    const refused = literalAddressRefusal(request.host ?? request.hostname, policy);
+    if (refused) return refuse(refused, callback);
+    return open(request, callback);
+  };
+  return agent;
 }
 
 /** A DNS lookup that answers only with addresses the policy allows. */
