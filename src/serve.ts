@@ -18,6 +18,7 @@ import type { EventFeed } from './projections/event-feed.ts';
 import { startProjector } from './projections/projector.ts';
 import { getS3ConfigHistoryRoute } from './queries/get-s3-config-history.route.ts';
 import { getS3ConfigRoute } from './queries/get-s3-config.route.ts';
+import { OwnWrites } from './queries/own-writes.ts';
 import { PostgresProjectionProgress } from './queries/projection-progress.ts';
 import { PostgresS3ConfigViews } from './queries/s3-config-views.ts';
 import { SettingsError, type Role, type Settings } from './settings.ts';
@@ -198,12 +199,18 @@ async function registerApi(
     max: settings.STOWAGE_RATE_LIMIT_PER_MINUTE,
     ...(redis ? { redis } : {}),
   });
-  await app.register(updateS3ConfigRoute({ handle, endpointPolicy, access }));
+  const ownWrites = new OwnWrites();
+  await app.register(updateS3ConfigRoute({ handle, endpointPolicy, access, ownWrites }));
 
   const progress = new PostgresProjectionProgress(database.pool, database.connect);
   cleanups.push(() => progress.close());
   await app.register(
-    getS3ConfigRoute({ views: new PostgresS3ConfigViews(database.pool), progress, access }),
+    getS3ConfigRoute({
+      views: new PostgresS3ConfigViews(database.pool),
+      progress,
+      access,
+      ownWrites,
+    }),
   );
   await app.register(getS3ConfigHistoryRoute({ eventStore, access }));
 

@@ -5,7 +5,7 @@ import { publicView, S3ConfigRejected } from '../domain/s3-config.ts';
 import type { EndpointPolicy } from '../domain/s3-settings-rules.ts';
 import { ApiError, invalidRequestBody } from '../http/api-error.ts';
 import { authenticatedPrincipal, type InstanceAccessHooks } from '../http/auth.ts';
-import { formatPosition } from './event-store.ts';
+import { formatPosition, type LogPosition } from './event-store.ts';
 import { ConcurrentChangeError, type createS3ConfigHandler } from './s3-config-handler.ts';
 import {
   failureResponse,
@@ -21,6 +21,8 @@ export interface UpdateS3ConfigRouteDeps {
   endpointPolicy: EndpointPolicy;
   /** Token check before the body is read, then access to :instance (401/404 before any 400). */
   access: InstanceAccessHooks;
+  /** Told of every append, so that this process's GETs wait for the projection to include it. */
+  ownWrites: { appended(instance: string, position: LogPosition): void };
 }
 
 /** POST /api/instance/s3/:instance — the seed's "Update S3". */
@@ -74,8 +76,10 @@ export function updateS3ConfigRoute(deps: UpdateS3ConfigRouteDeps) {
             requestId: request.id,
           });
           if (outcome.state.revision !== null) reply.header('etag', `"${outcome.state.revision}"`);
-          if (outcome.position)
+          if (outcome.position) {
+            deps.ownWrites.appended(request.params.instance, outcome.position);
             reply.header('x-stowage-position', formatPosition(outcome.position));
+          }
           return {
             success: true as const,
             message: 'S3 configuration updated' as const,

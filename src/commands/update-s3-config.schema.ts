@@ -5,7 +5,9 @@ import {
   endpointProblem,
   normaliseEndpoint,
   normalisePathPrefix,
+  normalisePublicBaseUrl,
   pathPrefixProblem,
+  publicBaseUrlProblem,
   regionPattern,
   type EndpointPolicy,
 } from '../domain/s3-settings-rules.ts';
@@ -67,6 +69,15 @@ export function updateS3ConfigBody(policy: EndpointPolicy) {
         .pipe(z.string().max(512))
         .optional()
         .describe('Path prefix (e.g., media/myinstance/).'),
+      publicBaseUrl: z
+        .string()
+        .max(2048)
+        .superRefine((value, context) => {
+          const message = value === '' ? undefined : publicBaseUrlProblem(value);
+          if (message) context.addIssue({ code: 'custom', message });
+        })
+        .optional()
+        .describe(publicBaseUrlDescription),
     })
     .superRefine((body, context) => {
       if (!body.enabled) return;
@@ -77,6 +88,9 @@ export function updateS3ConfigBody(policy: EndpointPolicy) {
       }
     });
 }
+
+const publicBaseUrlDescription =
+  'Optional (an extension of the seed): an https URL where the bucket is publicly readable (a CDN or a public bucket), without credentials, query or fragment; stored ending with "/". Completed uploads then carry url = publicBaseUrl + object key, which does not expire. Omitted or empty: no public links. Like every field but secretKey, it is replaced by each enabling request and cleared by a disable.';
 
 export type UpdateS3ConfigBody = z.output<ReturnType<typeof updateS3ConfigBody>>;
 
@@ -90,6 +104,7 @@ export function toS3ConfigRequest(body: UpdateS3ConfigBody): S3ConfigRequest {
       accessKey: body.accessKey!,
       endpoint: normaliseEndpoint(body.endpoint ?? ''),
       pathPrefix: normalisePathPrefix(body.pathPrefix ?? ''),
+      ...(body.publicBaseUrl ? { publicBaseUrl: normalisePublicBaseUrl(body.publicBaseUrl) } : {}),
     },
     ...(body.secretKey === undefined ? {} : { secretKey: body.secretKey }),
   };
@@ -102,6 +117,10 @@ export const s3View = z.object({
   accessKey: z.string(),
   endpoint: z.string(),
   pathPrefix: z.string(),
+  publicBaseUrl: z
+    .string()
+    .optional()
+    .describe('Where completed uploads link to for good; absent when not set.'),
 });
 
 export const updateS3ConfigResponse = z.object({

@@ -17,6 +17,9 @@ const updatedV1 = z.object({
   accessKey: z.string(),
   endpoint: z.string(),
   pathPrefix: z.string(),
+  // Added later, optional, so without it the event is exactly what was written before: a new
+  // field that old events lack needs no new schemaVersion.
+  publicBaseUrl: z.string().optional(),
   secret: z.discriminatedUnion('change', [
     z.object({
       change: z.literal('sealed'),

@@ -13,6 +13,11 @@ export interface S3Settings {
   endpoint: string;
   /** Empty, or ends with exactly one '/'. */
   pathPrefix: string;
+  /**
+   * Where the bucket's objects are publicly readable (a CDN or a public bucket), ending with '/':
+   * completed uploads then link there for good. Absent: links are presigned and expire.
+   */
+  publicBaseUrl?: string;
 }
 
 /** Who asked: the kind of token and its id, never the token. */
@@ -94,14 +99,14 @@ export function evolve(state: S3ConfigState, event: S3ConfigEvent): S3ConfigStat
   const revision = state.revision === null ? 0 : state.revision + 1;
   switch (event.type) {
     case 'S3ConfigUpdated': {
-      const { region, bucket, accessKey, endpoint, pathPrefix, secret } = event.data;
+      const { secret } = event.data;
       const kept = state.status === 'enabled' ? state.secret : undefined;
       const current = secret.change === 'sealed' ? { keyId: secret.keyId, mac: secret.mac } : kept;
       if (!current) throw new Error(`S3ConfigUpdated at revision ${revision} keeps no secret`);
       return {
         status: 'enabled',
         revision,
-        settings: { region, bucket, accessKey, endpoint, pathPrefix },
+        settings: settingsOf(event.data),
         secret: current,
       };
     }
@@ -207,8 +212,22 @@ function sameSettings(a: S3Settings, b: S3Settings): boolean {
     a.bucket === b.bucket &&
     a.accessKey === b.accessKey &&
     a.endpoint === b.endpoint &&
-    a.pathPrefix === b.pathPrefix
+    a.pathPrefix === b.pathPrefix &&
+    a.publicBaseUrl === b.publicBaseUrl
   );
+}
+
+/** Just the settings of an event or row; publicBaseUrl only when there is one. */
+export function settingsOf(fields: S3Settings): S3Settings {
+  const { region, bucket, accessKey, endpoint, pathPrefix, publicBaseUrl } = fields;
+  return {
+    region,
+    bucket,
+    accessKey,
+    endpoint,
+    pathPrefix,
+    ...(publicBaseUrl === undefined ? {} : { publicBaseUrl }),
+  };
 }
 
 /** What the API answers about a configuration: the non-secret fields, empty when not enabled. */

@@ -42,6 +42,35 @@ export function normalisePathPrefix(prefix: string): string {
   return segments.length === 0 ? '' : `${segments.join('/')}/`;
 }
 
+/**
+ * Why a public base URL for media links is refused, or undefined. The service never fetches it
+ * (it only prefixes object keys with it in upload outcomes), so any https host will do.
+ */
+export function publicBaseUrlProblem(value: string): string | undefined {
+  // eslint-disable-next-line no-control-regex -- control characters are what this refuses
+  if (/[\s\x00-\x1f\x7f\\]/.test(value)) {
+    return 'must not contain spaces, control characters or backslashes';
+  }
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return 'must be an https URL';
+  }
+  if (url.protocol !== 'https:') return 'must be an https URL';
+  if (url.username || url.password) return 'must not contain credentials';
+  if (url.search || url.hash || value.includes('?') || value.includes('#')) {
+    return 'must not contain a query or fragment';
+  }
+  return undefined;
+}
+
+/** As the URL parser writes it (lowercase host, no default port), ending with '/'. */
+export function normalisePublicBaseUrl(value: string): string {
+  const { href } = new URL(value);
+  return href.endsWith('/') ? href : `${href}/`;
+}
+
 export interface EndpointPolicy {
   /** Loopback and private ranges; only for tests and for servers on the same private network. */
   allowPrivate: boolean;

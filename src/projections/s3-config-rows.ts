@@ -1,6 +1,7 @@
 import type { LogPosition, RecordedEvent } from '../commands/event-store.ts';
 import {
   instanceStreamCategory,
+  settingsOf,
   type Actor,
   type S3ConfigEvent,
   type S3Settings,
@@ -162,7 +163,7 @@ function evolveRow(
   const common = { instance, revision, updatedAt, updatedBy: event.data.actor };
   switch (event.type) {
     case 'S3ConfigUpdated': {
-      const { region, bucket, accessKey, endpoint, pathPrefix, secret } = event.data;
+      const { secret } = event.data;
       const inForce =
         secret.change === 'sealed'
           ? { keyId: secret.keyId, ciphertext: secret.ciphertext, revision }
@@ -173,7 +174,7 @@ function evolveRow(
       return {
         ...common,
         enabled: true,
-        settings: { region, bucket, accessKey, endpoint, pathPrefix },
+        settings: settingsOf(event.data),
         secret: inForce,
       };
     }

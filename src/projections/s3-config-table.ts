@@ -11,7 +11,7 @@ export type S3ConfigTable = 'instance_s3_config' | 'instance_s3_config_rebuild';
 type Queryable = Pick<pg.ClientBase, 'query'>;
 
 const columns =
-  'instance_name, enabled, region, bucket, access_key, endpoint, path_prefix, secret_key_id, secret_ciphertext, secret_revision, revision, updated_at, updated_by';
+  'instance_name, enabled, region, bucket, access_key, endpoint, path_prefix, secret_key_id, secret_ciphertext, secret_revision, revision, updated_at, updated_by, public_base_url';
 
 interface StoredRow {
   instance_name: string;
@@ -27,6 +27,8 @@ interface StoredRow {
   revision: string;
   updated_at: Date;
   updated_by: Actor;
+  /** Empty when not set. */
+  public_base_url: string;
 }
 
 export async function loadRows(
@@ -55,14 +57,14 @@ export async function upsertRows(
     `INSERT INTO ${table} AS stored (${columns})
      SELECT * FROM unnest($1::text[], $2::boolean[], $3::text[], $4::text[], $5::text[], $6::text[],
                           $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[],
-                          $12::timestamptz[], $13::jsonb[])
+                          $12::timestamptz[], $13::jsonb[], $14::text[])
      ON CONFLICT (instance_name) DO UPDATE SET
        enabled = excluded.enabled, region = excluded.region, bucket = excluded.bucket,
        access_key = excluded.access_key, endpoint = excluded.endpoint,
        path_prefix = excluded.path_prefix, secret_key_id = excluded.secret_key_id,
        secret_ciphertext = excluded.secret_ciphertext, secret_revision = excluded.secret_revision,
        revision = excluded.revision, updated_at = excluded.updated_at,
-       updated_by = excluded.updated_by
+       updated_by = excluded.updated_by, public_base_url = excluded.public_base_url
      WHERE stored.revision < excluded.revision`,
     [
       rows.map((row) => row.instance),
@@ -78,6 +80,7 @@ export async function upsertRows(
       rows.map((row) => row.revision),
       rows.map((row) => row.updatedAt.toISOString()),
       rows.map((row) => JSON.stringify(row.updatedBy)),
+      rows.map((row) => row.settings.publicBaseUrl ?? ''),
     ],
   );
 }
@@ -101,6 +104,7 @@ function fromStored(row: StoredRow): S3ConfigRow {
       accessKey: row.access_key,
       endpoint: row.endpoint,
       pathPrefix: row.path_prefix,
+      ...(row.public_base_url === '' ? {} : { publicBaseUrl: row.public_base_url }),
     },
     secret:
       row.secret_key_id !== null && row.secret_ciphertext !== null && row.secret_revision !== null

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { LogPosition } from '../commands/event-store.ts';
+import { comparePositions, type LogPosition } from '../commands/event-store.ts';
 import { failureResponse, instanceParams } from '../commands/update-s3-config.schema.ts';
 import type { InstanceAccessHooks } from '../http/auth.ts';
 import {
@@ -13,6 +13,11 @@ import {
 export interface GetS3ConfigRouteDeps {
   views: { find(instance: string): Promise<S3ConfigView | undefined> };
   progress: { reach(position: LogPosition, timeoutMs: number): Promise<boolean> };
+  /** What this process appended and the projection may not have reached yet (OwnWrites). */
+  ownWrites: {
+    pendingFor(instance: string): LogPosition | undefined;
+    passed(position: LogPosition): void;
+  };
   /** The POST's token check and access to :instance (401/404). */
   access: InstanceAccessHooks;
   /** How long a read-your-writes request waits for the projection; 2 s unless told. */
@@ -45,7 +50,7 @@ export function getS3ConfigRoute(deps: GetS3ConfigRouteDeps) {
         schema: {
           summary: 'Get S3',
           description:
-            'The S3 storage configuration of the instance, without the secret key. After a POST, pass its x-stowage-position as minPosition (or the x-stowage-min-position header) to read your own change: the answer waits up to 2 s for it, then comes anyway with x-stowage-stale: true.',
+            "The S3 storage configuration of the instance, without the secret key. A change POSTed to the same server process is always included: the answer waits up to 2 s for the projection to reach it, then comes anyway with x-stowage-stale: true. When reading through another process than the one written to, pass the POST's x-stowage-position as minPosition (or the x-stowage-min-position header) to wait for it in the same way.",
           params: instanceParams,
           querystring: getS3ConfigQuery,
           headers: getS3ConfigHeaders,
@@ -60,9 +65,11 @@ export function getS3ConfigRoute(deps: GetS3ConfigRouteDeps) {
         },
       },
       async (request, reply) => {
-        const minPosition = request.query.minPosition ?? request.headers['x-stowage-min-position'];
-        if (minPosition && !(await deps.progress.reach(minPosition, waitMs))) {
-          reply.header('x-stowage-stale', 'true');
+        const asked = request.query.minPosition ?? request.headers['x-stowage-min-position'];
+        const wanted = latest(asked, deps.ownWrites.pendingFor(request.params.instance));
+        if (wanted) {
+          if (await deps.progress.reach(wanted, waitMs)) deps.ownWrites.passed(wanted);
+          else reply.header('x-stowage-stale', 'true');
         }
         const view = await deps.views.find(request.params.instance);
         if (view?.revision != null) reply.header('etag', `"${view.revision}"`);
@@ -70,4 +77,9 @@ export function getS3ConfigRoute(deps: GetS3ConfigRouteDeps) {
       },
     );
   };
+}
+
+function latest(a: LogPosition | undefined, b: LogPosition | undefined): LogPosition | undefined {
+  if (!a || !b) return a ?? b;
+  return comparePositions(a, b) >= 0 ? a : b;
 }

@@ -58,8 +58,18 @@ function changedFields(before: View, after: View): Changes {
   const changes: Changes = {};
   if (before.enabled !== after.enabled)
     changes.enabled = { from: before.enabled, to: after.enabled };
-  for (const field of ['region', 'bucket', 'accessKey', 'endpoint', 'pathPrefix'] as const) {
-    if (before[field] !== after[field]) changes[field] = { from: before[field], to: after[field] };
+  const fields = [
+    'region',
+    'bucket',
+    'accessKey',
+    'endpoint',
+    'pathPrefix',
+    'publicBaseUrl',
+  ] as const;
+  for (const field of fields) {
+    // Only publicBaseUrl can be absent; it shows as empty, like the other fields when disabled.
+    const [from, to] = [before[field] ?? '', after[field] ?? ''];
+    if (from !== to) changes[field] = { from, to };
   }
   return changes;
 }

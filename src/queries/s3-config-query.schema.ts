@@ -74,6 +74,7 @@ export const historyEntry = z.object({
     accessKey: fieldChange(z.string()).optional(),
     endpoint: fieldChange(z.string()).optional(),
     pathPrefix: fieldChange(z.string()).optional(),
+    publicBaseUrl: fieldChange(z.string()).optional(),
     secretKey: z.literal('changed').optional().describe('A new secret key was stored.'),
   }),
 });

@@ -9,6 +9,7 @@ interface ViewRow {
   access_key: string;
   endpoint: string;
   path_prefix: string;
+  public_base_url: string;
   updated_at: Date | null;
   revision: string | null;
   last_upload_at: Date | null;
@@ -29,7 +30,8 @@ export class PostgresS3ConfigViews {
     const { rows } = await this.pool.query<ViewRow>(
       `SELECT c.enabled, coalesce(c.region, '') AS region, coalesce(c.bucket, '') AS bucket,
               coalesce(c.access_key, '') AS access_key, coalesce(c.endpoint, '') AS endpoint,
-              coalesce(c.path_prefix, '') AS path_prefix, c.updated_at, c.revision,
+              coalesce(c.path_prefix, '') AS path_prefix,
+              coalesce(c.public_base_url, '') AS public_base_url, c.updated_at, c.revision,
               u.last_upload_at, u.last_upload_key, u.last_error_at, u.last_error,
               u.instance_name IS NOT NULL AS has_status
        FROM (SELECT $1::text AS name) AS asked
@@ -46,6 +48,7 @@ export class PostgresS3ConfigViews {
       accessKey: row.access_key,
       endpoint: row.endpoint,
       pathPrefix: row.path_prefix,
+      ...(row.public_base_url === '' ? {} : { publicBaseUrl: row.public_base_url }),
       updatedAt: row.updated_at?.toISOString() ?? null,
       revision: row.revision === null ? null : Number(row.revision),
       uploadStatus: row.has_status

@@ -11,6 +11,7 @@ import {
   type S3ConfigEvent,
   type S3Settings,
 } from '../../src/domain/s3-config.ts';
+import { toS3ConfigEvent } from '../../src/domain/s3-config-events.ts';
 import { deciderSpecification } from '../support/decider-specification.ts';
 
 const given = deciderSpecification({ decide, evolve, initialState });
@@ -110,6 +111,65 @@ describe('configuring S3', () => {
     given([enabledWithSecret1, disabled])
       .when(configure({ secret: fresh }))
       .then([updated(settings, { change: 'sealed', ...fresh })]);
+  });
+});
+
+describe('a public base URL', () => {
+  const published = { ...settings, publicBaseUrl: 'https://cdn.example.com/media/' };
+  const enabledPublished = updated(published, { change: 'sealed', ...secret });
+
+  test('is recorded with the settings, and the view shows it', () => {
+    given([])
+      .when(configure({ settings: published }))
+      .then([enabledPublished]);
+    assert.deepEqual(publicView(evolve(initialState, enabledPublished)), {
+      enabled: true,
+      ...published,
+    });
+  });
+
+  test('changing only it is a change; repeating it is not', () => {
+    const moved = { ...published, publicBaseUrl: 'https://other.example.com/' };
+    given([enabledPublished])
+      .when(configure({ settings: moved, secret: undefined }))
+      .then([updated(moved, { change: 'unchanged' })]);
+    given([enabledPublished])
+      .when(configure({ settings: published, secret: undefined }))
+      .thenNothingHappens();
+  });
+
+  test('left out of an update while enabled, it is cleared, like endpoint and pathPrefix', () => {
+    given([enabledPublished])
+      .when(configure({ settings, secret: undefined }))
+      .then([updated(settings, { change: 'unchanged' })]);
+    const state = [enabledPublished, updated(settings, { change: 'unchanged' })].reduce(
+      evolve,
+      initialState,
+    );
+    assert.deepEqual(publicView(state), { enabled: true, ...settings });
+  });
+
+  test('a disable clears it with every other field', () => {
+    const state = [enabledPublished, disabled].reduce(evolve, initialState);
+    assert.equal('publicBaseUrl' in publicView(state), false);
+    given([enabledPublished, disabled]).when(configure()).then([enabledWithSecret1]);
+  });
+
+  test('stored events decode with it and, as written before it existed, without it', () => {
+    const stored = (event: S3ConfigEvent) => JSON.parse(JSON.stringify(event.data));
+    assert.deepEqual(
+      toS3ConfigEvent('S3ConfigUpdated', stored(enabledPublished)),
+      enabledPublished,
+    );
+    assert.deepEqual(
+      toS3ConfigEvent('S3ConfigUpdated', stored(enabledWithSecret1)),
+      enabledWithSecret1,
+    );
+    assert.throws(() =>
+      toS3ConfigEvent('S3ConfigUpdated', { ...stored(enabledPublished), publicBaseUrl: 7 }),
+    );
+    assert.equal('publicBaseUrl' in enabledWithSecret1.data, false);
+    assert.equal('publicBaseUrl' in publicView(evolve(initialState, enabledWithSecret1)), false);
   });
 });
 

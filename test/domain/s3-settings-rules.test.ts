@@ -6,7 +6,9 @@ import {
   endpointProblem,
   normaliseEndpoint,
   normalisePathPrefix,
+  normalisePublicBaseUrl,
   pathPrefixProblem,
+  publicBaseUrlProblem,
 } from '../../src/domain/s3-settings-rules.ts';
 
 describe('bucket names', () => {
@@ -86,4 +88,36 @@ describe('endpoints', () => {
     assert.match(addressProblem('fe80::1', lenient) ?? '', /link-local/);
     assert.equal(addressProblem('52.216.1.1', strict), undefined);
   });
+});
+
+describe('public base URLs', () => {
+  for (const [given, stored] of [
+    ['https://cdn.example.com', 'https://cdn.example.com/'],
+    ['https://CDN.Example.com:443/media', 'https://cdn.example.com/media/'],
+    ['https://my-bucket.s3.amazonaws.com/', 'https://my-bucket.s3.amazonaws.com/'],
+    ['https://cdn.example.com:8443/a%20b/c/', 'https://cdn.example.com:8443/a%20b/c/'],
+  ] as const) {
+    test(`${given} is accepted and stored as ${stored}`, () => {
+      assert.equal(publicBaseUrlProblem(given), undefined);
+      assert.equal(normalisePublicBaseUrl(given), stored);
+    });
+  }
+
+  for (const [given, why] of [
+    ['http://cdn.example.com/', /https URL/],
+    ['ftp://cdn.example.com/', /https URL/],
+    ['cdn.example.com/media/', /https URL/],
+    ['https://', /https URL/],
+    ['https://user:pass@cdn.example.com/', /credentials/],
+    ['https://token@cdn.example.com/', /credentials/],
+    ['https://cdn.example.com/?sig=1', /query or fragment/],
+    ['https://cdn.example.com/?', /query or fragment/],
+    ['https://cdn.example.com/#top', /query or fragment/],
+    [' https://cdn.example.com/', /spaces/],
+    ['https://cdn.exa\tmple.com/', /control characters/],
+    ['https:\\\\cdn.example.com\\', /backslashes/],
+  ] as const) {
+    test(`${JSON.stringify(given)} is refused`, () =>
+      assert.match(publicBaseUrlProblem(given) ?? '', why));
+  }
 });

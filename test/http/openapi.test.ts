@@ -22,10 +22,15 @@ test('the OpenAPI document describes the POST route from its zod schemas, with t
     'enabled',
     'endpoint',
     'pathPrefix',
+    'publicBaseUrl',
     'region',
     'secretKey',
   ]);
   assert.equal(body.additionalProperties, false);
+  assert.match(body.properties.publicBaseUrl.description, /https URL/);
+  const answered = post.responses['200'].content['application/json'].schema.properties.s3;
+  assert.equal(answered.properties.publicBaseUrl.type, 'string');
+  assert.ok(!answered.required.includes('publicBaseUrl'), 'absent when not set');
   const examples = Object.values(media.examples).map(
     (example) => (example as { value: unknown }).value,
   );

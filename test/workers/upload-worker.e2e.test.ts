@@ -139,7 +139,7 @@ describe('the media-upload worker, end to end', () => {
     assert.equal(first.size, 10);
     assert.equal(first.contentType, 'image/jpeg');
     assert.equal(first.location, `${server().endpoint}/${bucket}/${first.key}`);
-    assert.ok(Date.parse(first.urlExpiresAt) > Date.now() + 6 * 24 * 3600 * 1000);
+    assert.ok(Date.parse(first.urlExpiresAt!) > Date.now() + 6 * 24 * 3600 * 1000);
     const viaUrl = await fetch(first.url);
     assert.equal(viaUrl.status, 200);
     assert.equal(await viaUrl.text(), 'jpeg bytes');

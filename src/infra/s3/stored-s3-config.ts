@@ -17,6 +17,7 @@ export interface StoredS3Target {
   revision: number;
   bucket: string;
   pathPrefix: string;
+  publicBaseUrl?: string;
   location: S3Location;
 }
 
@@ -59,6 +60,9 @@ export async function openStoredTarget(
     revision: row.revision,
     bucket: row.settings.bucket,
     pathPrefix: row.settings.pathPrefix,
+    ...(row.settings.publicBaseUrl === undefined
+      ? {}
+      : { publicBaseUrl: row.settings.publicBaseUrl }),
     location: {
       region: row.settings.region,
       endpoint: row.settings.endpoint,

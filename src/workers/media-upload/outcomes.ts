@@ -1,6 +1,10 @@
+import type { MediaLinks } from './media-links.ts';
+
 /** What the worker tells the platform about each message: exactly one outcome per message. */
 
-export interface UploadCompleted {
+export type UploadCompleted = StoredObject & MediaLinks;
+
+interface StoredObject {
   id: string;
   instance: string;
   bucket: string;
@@ -9,9 +13,6 @@ export interface UploadCompleted {
   etag: string;
   contentType: string;
   location: string;
-  /** A presigned GET URL, for the platform's webhook consumers. */
-  url: string;
-  urlExpiresAt: string;
 }
 
 export interface UploadFailed {

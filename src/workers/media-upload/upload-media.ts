@@ -2,6 +2,7 @@ import { presignedGetUrl } from '../../infra/s3/presigned-url.ts';
 import { uploadObject } from '../../infra/s3/object-upload.ts';
 import { inlineMedia, meterMedia } from './media-meter.ts';
 import { openMediaUrl, type SourceConnection } from './media-source.ts';
+import { mediaLinks } from './media-links.ts';
 import { objectKey } from './object-key.ts';
 import type { UploadCompleted } from './outcomes.ts';
 import type { UploadRequest } from './upload-request.ts';
@@ -52,8 +53,7 @@ export async function uploadMedia(
       etag,
       contentType: request.contentType,
       location: link.objectUrl,
-      url: link.url,
-      urlExpiresAt: link.expiresAt.toISOString(),
+      ...mediaLinks(key, link, target.publicBaseUrl),
     };
   } finally {
     media.release();

@@ -20,6 +20,8 @@ export interface UploadTarget {
   revision: number;
   bucket: string;
   pathPrefix: string;
+  /** Completed uploads link here for good when set. */
+  publicBaseUrl?: string;
   client: S3Client;
 }
 
@@ -105,6 +107,7 @@ export class UploadTargets {
       revision: stored.revision,
       bucket: stored.bucket,
       pathPrefix: stored.pathPrefix,
+      ...(stored.publicBaseUrl === undefined ? {} : { publicBaseUrl: stored.publicBaseUrl }),
       client: createS3Client(stored.location, this.deps.connection),
     };
     this.clients.set(instance, target);

@@ -13,6 +13,7 @@ export interface ComparableRow {
   accessKey: string;
   endpoint: string;
   pathPrefix: string;
+  publicBaseUrl?: string;
   revision: number;
   secret: { keyId: string; ciphertext: string; revision: number } | null;
 }
@@ -69,6 +70,7 @@ export async function readModel(
         accessKey: row.access_key,
         endpoint: row.endpoint,
         pathPrefix: row.path_prefix,
+        ...(row.public_base_url === '' ? {} : { publicBaseUrl: row.public_base_url }),
         revision: Number(row.revision),
         secret:
           row.secret_key_id === null

@@ -92,6 +92,7 @@ function randomSettings(random: () => number): S3Settings {
     accessKey: `AKIA${Math.floor(random() * 1e6)}`,
     endpoint: pick(['', 'https://minio.example.com']),
     pathPrefix: pick(['', 'media/', 'media/x/']),
+    ...pick([{}, {}, { publicBaseUrl: 'https://cdn.example.com/' }]),
   };
 }
 

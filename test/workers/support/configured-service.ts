@@ -11,6 +11,7 @@ export interface S3Body {
   secretKey?: string;
   endpoint?: string;
   pathPrefix?: string;
+  publicBaseUrl?: string;
 }
 
 /**
@@ -27,14 +28,20 @@ export class ConfiguredService {
   ) {}
 
   static async start(): Promise<ConfiguredService> {
-    const sealSecretKey = keypairToJson(generateKeypair()).secretKey;
+    const keys = keypairToJson(generateKeypair());
+    // As deployed: the API seals with the public half only ('' unsets the secret); the worker
+    // gets the secret half (workerEnvFor).
     const api = await startTestApi(
-      { STOWAGE_SEAL_SECRET_KEY: sealSecretKey, STOWAGE_ALLOW_PRIVATE_ENDPOINTS: 'true' },
+      {
+        STOWAGE_SEAL_PUBLIC_KEY: keys.publicKey,
+        STOWAGE_SEAL_SECRET_KEY: '',
+        STOWAGE_ALLOW_PRIVATE_ENDPOINTS: 'true',
+      },
       ['api', 'projector'],
     );
     const account = `acct-${randomUUID().slice(0, 8)}`;
     const { accountToken } = await api.access.createAccount(account);
-    return new ConfiguredService(api, sealSecretKey, account, accountToken);
+    return new ConfiguredService(api, keys.secretKey, account, accountToken);
   }
 
   async createInstance(): Promise<string> {
