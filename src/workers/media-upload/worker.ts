@@ -116,10 +116,11 @@ export async function startMediaUploadWorker(
           targets,
           sourceConnection: connection,
           presignTtlSeconds: settings.STOWAGE_PRESIGN_TTL_SECONDS,
+          maxRequestBytes: settings.STOWAGE_TOPIC_MAX_MESSAGE_BYTES,
           now: () => new Date(),
         }),
         publish: (outcome, requestKey) => {
-          const { topic, message } = outcomeRecord(outcome, topics, requestKey?.toString() ?? null);
+          const { topic, message } = outcomeRecord(outcome, topics, requestKey);
           return publisher.publish(topic, message);
         },
         concurrency: settings.STOWAGE_UPLOAD_CONCURRENCY,
