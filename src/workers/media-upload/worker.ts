@@ -73,7 +73,11 @@ export async function startMediaUploadWorker(
     // and is refused as too large).
     maxBytesPerPartition: settings.STOWAGE_TOPIC_MAX_MESSAGE_BYTES,
   });
-  const publisher = new OutcomePublisher((topicMessages) => producer.sendBatch({ topicMessages }));
+  // Half the outcome topics' limit per request: far above any single (bounded) outcome.
+  const publisher = new OutcomePublisher(
+    (topicMessages) => producer.sendBatch({ topicMessages }),
+    settings.STOWAGE_TOPIC_MAX_MESSAGE_BYTES / 2,
+  );
   const recorder = new StatusRecorder((statuses) => writeUploadStatuses(pool, statuses), log);
   const stopping = new AbortController();
   const resumeTimers = new Set<NodeJS.Timeout>();
