@@ -119,6 +119,10 @@ export async function startMediaUploadWorker(
         process: messageProcessor({
           targets,
           sourceConnection: connection,
+          downloadLimits: {
+            timeoutMs: settings.STOWAGE_MEDIA_DOWNLOAD_TIMEOUT_MS,
+            maxBytes: settings.STOWAGE_MEDIA_MAX_BYTES,
+          },
           presignTtlSeconds: settings.STOWAGE_PRESIGN_TTL_SECONDS,
           maxRequestBytes: settings.STOWAGE_TOPIC_MAX_MESSAGE_BYTES,
           now: () => new Date(),
