@@ -54,8 +54,9 @@ export function messageProcessor(deps: ProcessMessageDeps) {
     if (!parsed.valid) {
       return finished(
         invalid(message, attempt, 'invalid-message', {
-          ...parsed,
           problem: `invalid upload request: ${parsed.problem}`,
+          id: parsed.id,
+          instance: parsed.instance,
         }),
       );
     }

@@ -72,6 +72,7 @@ export async function startMediaUploadWorker(
     // A request as large as the topic allows fits one fetch (a larger one still arrives, alone,
     // and is refused as too large).
     maxBytesPerPartition: settings.STOWAGE_TOPIC_MAX_MESSAGE_BYTES,
+    maxBytes: Math.max(10 * 1024 * 1024, settings.STOWAGE_TOPIC_MAX_MESSAGE_BYTES),
   });
   // Half the outcome topics' limit per request: far above any single (bounded) outcome.
   const publisher = new OutcomePublisher(
