@@ -104,7 +104,8 @@ export function batchHandler(deps: BatchHandlerDeps) {
         }
         const sent = await publishWithFallback(result.outcome, {
           publish: (outcome) => deps.publish(outcome, message.key),
-          isPermanent: isPermanentPublishFailure,
+          // A producer refusing because the worker is stopping is no verdict on the outcome.
+          isPermanent: (error) => !deps.signal.aborted && isPermanentPublishFailure(error),
           where: { topic, partition, offset: message.offset },
           logger: deps.logger,
         });

@@ -196,3 +196,22 @@ test('when even the minimal outcome is refused for good, the message is passed o
   assert.equal(lines.filter((line) => line.includes('"offset":"1"')).length, 2);
   assert.match(lines.at(-1)!, /passed over without one/);
 });
+
+test('a refusal while the worker stops is no verdict: the batch fails and the message comes again', async () => {
+  const stopping = new AbortController();
+  const handler = batchHandler(
+    deps({
+      signal: stopping.signal,
+      process: async (inbound) => {
+        stopping.abort();
+        return { kind: 'finished', outcome: outcomeOf(inbound.offset) };
+      },
+      publish: async () => {
+        throw tooLarge();
+      },
+    }),
+  );
+  const batch = fakePayload([message(0, 'a')]);
+  await assert.rejects(handler(batch.payload), /too large/);
+  assert.deepEqual(batch.resolved, []);
+});
