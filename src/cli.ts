@@ -5,13 +5,14 @@ import { generateKeypair } from './infra/sealing.ts';
 import { replayCommand, replayUsage } from './replay/replay-command.ts';
 import { serve } from './serve.ts';
 import { loadSettings, roleNames, SettingsError, type Role } from './settings.ts';
+import { topicsCommand, topicsUsage } from './workers/media-upload/topics-command.ts';
 
 const usage = `usage: stowage <command>
 
   serve [--roles api,projector,worker]   run the service (default: api and projector, plus the
                                           worker when KAFKA_BROKERS is set)
   keys generate                          print a new sealing keypair as JSON
-${replayUsage}${adminUsage}`;
+${replayUsage}${topicsUsage}${adminUsage}`;
 
 /** Runs one command line; resolves to the process exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -26,6 +27,8 @@ export async function main(argv: string[]): Promise<number> {
         return await adminCommand(rest);
       case 'replay':
         return await replayCommand(rest);
+      case 'topics':
+        return await topicsCommand(rest);
       case undefined:
       case 'help':
       case '--help':

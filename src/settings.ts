@@ -62,8 +62,21 @@ const settingsSchema = z.object({
   STOWAGE_TOPIC_UPLOAD_REQUESTED: topicName.default('media.upload.requested'),
   STOWAGE_TOPIC_UPLOAD_COMPLETED: topicName.default('media.upload.completed'),
   STOWAGE_TOPIC_UPLOAD_FAILED: topicName.default('media.upload.failed'),
-  // Only used when the worker creates a missing topic; existing topics keep their partitions.
+  // How the worker (and `stowage topics ensure`) creates missing topics; existing topics keep
+  // theirs, with a warning when their max.message.bytes or retention differs.
   STOWAGE_TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(10_000).default(6),
+  // 1 suits a single broker; production clusters set 3.
+  STOWAGE_TOPIC_REPLICATION_FACTOR: z.coerce.number().int().min(1).max(32).default(1),
+  // How long an invalid request stays readable: its failed outcome names its offset.
+  STOWAGE_TOPIC_RETENTION_MS: z.coerce.number().int().min(60_000).default(604_800_000),
+  // The largest request the worker accepts (larger ones end as `message-too-large`), and the
+  // limit of the outcome topics, whose messages are bounded far below it.
+  STOWAGE_TOPIC_MAX_MESSAGE_BYTES: z.coerce
+    .number()
+    .int()
+    .min(64 * 1024)
+    .max(64 * 1024 * 1024)
+    .default(1024 * 1024),
   STOWAGE_CONSUMER_GROUP: z.string().min(1).max(249).default('stowage-media-upload'),
   // How soon a worker that died is noticed and its partitions go to the others.
   STOWAGE_KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6_000).default(30_000),
@@ -78,6 +91,14 @@ const settingsSchema = z.object({
   STOWAGE_UPLOAD_RETRY_DELAY_MAX_MS: z.coerce.number().int().min(1).default(30_000),
   // Connecting to and waiting on a silent S3 server or media source count as transient failures.
   STOWAGE_UPLOAD_SOCKET_TIMEOUT_MS: z.coerce.number().int().min(1).default(30_000),
+  // A media URL must be read completely within this (10 min: 2 GiB needs ~3.6 MB/s), and hold at
+  // most this many bytes (2 GiB: WhatsApp's own largest file); beyond either it fails for good.
+  STOWAGE_MEDIA_DOWNLOAD_TIMEOUT_MS: z.coerce.number().int().min(1).default(600_000),
+  STOWAGE_MEDIA_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(2 * 1024 ** 3),
   STOWAGE_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(1).default(10_000),
 });
 

@@ -192,8 +192,9 @@ describe('the media-upload worker, end to end', () => {
     const invalid = outcomes.failed.get('null')![0]!;
     assert.equal(invalid.code, 'invalid-message');
     assert.equal(invalid.retryable, false);
-    assert.equal(invalid.message?.value, broken.value, 'the message itself is kept');
-    assert.equal(invalid.message?.key, instance);
+    assert.equal(invalid.message?.excerpt?.text, broken.value, 'a short message is its excerpt');
+    assert.equal(invalid.message?.size, broken.value.length);
+    assert.equal(invalid.message?.key?.text, instance);
 
     const expectations: [string, string][] = [
       [mismatched, 'sha256-mismatch'],

@@ -1,6 +1,8 @@
 import type { EachBatchPayload, KafkaMessage } from 'kafkajs';
 import type { Logger } from '../../infra/logger.ts';
 import { InOrderOffsets } from './in-order-offsets.ts';
+import { publishWithFallback } from './outcome-fallback.ts';
+import { isPermanentPublishFailure } from './outcome-publisher.ts';
 import type { UploadOutcome } from './outcomes.ts';
 import type { InboundMessage, MessageResult } from './process-message.ts';
 import { nextStep, type FailureHistory, type RetryPolicy } from './retry-schedule.ts';
@@ -9,7 +11,10 @@ import type { UploadMetrics } from './upload-metrics.ts';
 
 export interface BatchHandlerDeps {
   process(message: InboundMessage, attempt: number, signal: AbortSignal): Promise<MessageResult>;
-  /** Resolves once the broker has the outcome. */
+  /**
+   * Resolves once the broker has the outcome. A permanent refusal (not retriable) is answered by
+   * a minimal outcome; any other failure fails the batch, to be fetched again.
+   */
   publish(outcome: UploadOutcome, requestKey: Buffer | null): Promise<void>;
   /** After publishing: the status shown to users. */
   published(outcome: UploadOutcome): void;
@@ -97,11 +102,17 @@ export function batchHandler(deps: BatchHandlerDeps) {
             return false;
           }
         }
-        const { outcome } = result;
-        await deps.publish(outcome, message.key);
+        const sent = await publishWithFallback(result.outcome, {
+          publish: (outcome) => deps.publish(outcome, message.key),
+          // A producer refusing because the worker is stopping is no verdict on the outcome.
+          isPermanent: (error) => !deps.signal.aborted && isPermanentPublishFailure(error),
+          where: { topic, partition, offset: message.offset },
+          logger: deps.logger,
+        });
         histories.delete(historyKey);
         finish(message.offset);
-        deps.published(outcome);
+        const outcome = sent ?? result.outcome;
+        if (sent) deps.published(sent);
         const lag = Number(batch.highWatermark) - Number(message.offset) - 1;
         report(deps, outcome, (now() - started) / 1000, { topic, partition, lag });
         return true;

@@ -12,6 +12,13 @@ export interface Media {
   release(): void;
 }
 
+/** Media streamed from a source, which can also be failed from outside (a deadline). */
+export interface StreamedMedia extends Media {
+  body: Readable;
+  /** Fails the body with `failure` (the upload reading it then fails) and closes the source. */
+  fail(failure: UploadFailure): void;
+}
+
 /** Media carried in the message: checked against the digest before anything is sent. */
 export function inlineMedia(base64: string, expectedSha256: Buffer | undefined): Media {
   const bytes = Buffer.from(base64, 'base64');
@@ -24,15 +31,20 @@ export function inlineMedia(base64: string, expectedSha256: Buffer | undefined):
 /**
  * Media streamed from a URL: passed through while counting it and, when the request names a
  * digest, hashing it. A mismatch fails the stream at its end, before the upload's last part (or
- * only PUT) is sent, so a corrupt object is never completed. Errors of the source are reported as
- * the source's, not as S3's.
+ * only PUT) is sent, so a corrupt object is never completed; so does a byte beyond `maxBytes`, at
+ * once. Errors of the source are reported as the source's, not as S3's.
  */
-export function meterMedia(source: Readable, expectedSha256: Buffer | undefined): Media {
+export function meterMedia(
+  source: Readable,
+  expectedSha256: Buffer | undefined,
+  maxBytes = Number.POSITIVE_INFINITY,
+): StreamedMedia {
   const hash = expectedSha256 ? createHash('sha256') : undefined;
   let size = 0;
   const body = new Transform({
     transform(chunk: Buffer, _encoding, done) {
       size += chunk.length;
+      if (size > maxBytes) return done(tooLarge(maxBytes));
       hash?.update(chunk);
       done(null, chunk);
     },
@@ -52,7 +64,19 @@ export function meterMedia(source: Readable, expectedSha256: Buffer | undefined)
     release: () => {
       if (!source.readableEnded) source.destroy();
     },
+    fail: (failure) => {
+      body.destroy(failure);
+      source.destroy();
+    },
   };
+}
+
+export function tooLarge(maxBytes: number): UploadFailure {
+  return new UploadFailure(
+    'source-too-large',
+    `the media at the URL is larger than ${maxBytes} bytes`,
+    false,
+  );
 }
 
 function digestMismatch(): UploadFailure {

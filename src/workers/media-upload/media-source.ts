@@ -1,6 +1,5 @@
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
-import type { Readable } from 'node:stream';
 import { UploadFailure } from './upload-failure.ts';
 
 /** How the worker reaches media URLs: the SSRF-guarded agents, and when to stop waiting. */
@@ -21,7 +20,7 @@ export async function openMediaUrl(
   location: string,
   connection: SourceConnection,
   signal: AbortSignal,
-): Promise<Readable> {
+): Promise<IncomingMessage> {
   let url = new URL(location);
   for (let redirects = 0; ; redirects++) {
     const response = await get(url, connection, signal);

@@ -1,5 +1,11 @@
 import { describeS3Failure } from '../../infra/s3/s3-failure.ts';
-import { completed, failed, rawMessage, storageDisabled, type UploadOutcome } from './outcomes.ts';
+import {
+  completed,
+  describeMessage,
+  failed,
+  storageDisabled,
+  type UploadOutcome,
+} from './outcomes.ts';
 import { uploadMedia, type UploadMediaDeps } from './upload-media.ts';
 import { UploadFailure } from './upload-failure.ts';
 import { parseUploadRequest, type UploadRequest } from './upload-request.ts';
@@ -23,6 +29,8 @@ export type MessageResult =
 
 export interface ProcessMessageDeps extends UploadMediaDeps {
   targets: { find(instance: string): Promise<UploadTarget | undefined> };
+  /** A larger request is refused unread: the requested topic's max.message.bytes. */
+  maxRequestBytes: number;
 }
 
 /** One attempt at one message, from its bytes on the topic to the outcome to publish. */
@@ -32,17 +40,23 @@ export function messageProcessor(deps: ProcessMessageDeps) {
     attempt: number,
     signal: AbortSignal,
   ): Promise<MessageResult> => {
+    const size = message.value?.length ?? 0;
+    if (size > deps.maxRequestBytes) {
+      return finished(
+        invalid(message, attempt, 'message-too-large', {
+          problem: `the message has ${size} bytes, more than the ${deps.maxRequestBytes} allowed`,
+          id: null,
+          instance: null,
+        }),
+      );
+    }
     const parsed = parseUploadRequest(message.value);
     if (!parsed.valid) {
       return finished(
-        failed({
+        invalid(message, attempt, 'invalid-message', {
+          problem: `invalid upload request: ${parsed.problem}`,
           id: parsed.id,
           instance: parsed.instance,
-          code: 'invalid-message',
-          reason: `invalid upload request: ${parsed.problem}`,
-          attempts: attempt,
-          retryable: false,
-          message: rawMessage(message.topic, message.partition, message),
         }),
       );
     }
@@ -70,6 +84,24 @@ async function findTarget(deps: ProcessMessageDeps, instance: string) {
     if (error instanceof UploadFailure) throw error;
     throw new UploadFailure('config-unavailable', 'the storage configuration cannot be read', true);
   }
+}
+
+/** A message that is no upload request: described (never copied) so that it can be found. */
+function invalid(
+  message: InboundMessage,
+  attempts: number,
+  code: string,
+  about: { problem: string; id: string | null; instance: string | null },
+): UploadOutcome {
+  return failed({
+    id: about.id,
+    instance: about.instance,
+    code,
+    reason: about.problem,
+    attempts,
+    retryable: false,
+    message: describeMessage(message),
+  });
 }
 
 function finished(outcome: UploadOutcome): MessageResult {

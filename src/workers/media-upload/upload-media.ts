@@ -1,8 +1,9 @@
 import { presignedGetUrl } from '../../infra/s3/presigned-url.ts';
 import { uploadObject } from '../../infra/s3/object-upload.ts';
-import { inlineMedia, meterMedia } from './media-meter.ts';
-import { openMediaUrl, type SourceConnection } from './media-source.ts';
+import { downloadMedia, type DownloadLimits } from './media-download.ts';
 import { mediaLinks } from './media-links.ts';
+import { inlineMedia } from './media-meter.ts';
+import type { SourceConnection } from './media-source.ts';
 import { objectKey } from './object-key.ts';
 import type { UploadCompleted } from './outcomes.ts';
 import type { UploadRequest } from './upload-request.ts';
@@ -10,6 +11,7 @@ import type { UploadTarget } from './upload-targets.ts';
 
 export interface UploadMediaDeps {
   sourceConnection: SourceConnection;
+  downloadLimits: DownloadLimits;
   presignTtlSeconds: number;
   now: () => Date;
 }
@@ -26,7 +28,13 @@ export async function uploadMedia(
   const media =
     'base64' in source
       ? inlineMedia(source.base64, request.sha256)
-      : meterMedia(await openMediaUrl(source.url, deps.sourceConnection, signal), request.sha256);
+      : await downloadMedia(
+          source.url,
+          request.sha256,
+          deps.sourceConnection,
+          deps.downloadLimits,
+          signal,
+        );
   try {
     const etag = await uploadObject({
       client: target.client,

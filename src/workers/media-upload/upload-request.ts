@@ -12,13 +12,27 @@ const messageId = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._=+-]{0,199}$/, 'must be 1-200 letters, digits or ._=+-');
 
-// A header value S3 stores as-is: type/subtype with optional parameters, printable ASCII only.
+// Sent as the Content-Type header, which S3 stores as-is: type/subtype (RFC 6838 characters)
+// with optional parameters, printable ASCII only. No CR, LF, tab or other control character,
+// nothing non-ASCII: HTTP clients refuse those in a header (or worse, pass them on).
 const contentType = z
   .string()
   .max(255)
   .regex(
-    /^[\w!#$&^.+-]+\/[\w!#$&^.+-]+(\s*;[\x20-\x7e]*)?$/,
+    /^[A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+-]+( *;[\x20-\x7e]*)?$/,
     'must be a media type, e.g. image/jpeg',
+  );
+
+// A name for people (WhatsApp documents carry any script), kept out of headers except as
+// RFC 6266/8187 percent-encoded UTF-8: refused are control characters (CR/LF included), line
+// and paragraph separators and unpaired surrogates, which no encoding carries faithfully.
+const fileName = z
+  .string()
+  .min(1)
+  .max(255)
+  .refine(
+    (name) => !/[\p{Cc}\p{Cs}\u2028\u2029]/u.test(name),
+    'must be a file name without control characters',
   );
 
 const sha256 = z
@@ -46,7 +60,7 @@ const source = z.union([
 const uploadRequestSchema = z.object({
   id: messageId,
   instance: z.string().regex(instanceNamePattern, 'must be an instance name'),
-  fileName: z.string().min(1).max(255).optional(),
+  fileName: fileName.optional(),
   contentType,
   source,
   sha256: sha256.optional(),

@@ -12,7 +12,7 @@ import { OutcomePublisher } from './outcome-publisher.ts';
 import { outcomeRecord, type UploadOutcome } from './outcomes.ts';
 import { messageProcessor } from './process-message.ts';
 import { StatusRecorder } from './status-recorder.ts';
-import { ensureTopics } from './topics.ts';
+import { ensureUploadTopics, uploadTopicsOf } from './topics.ts';
 import type { UploadMetrics } from './upload-metrics.ts';
 import { writeUploadStatuses, type UploadStatus } from './upload-status.ts';
 import { UploadTargets } from './upload-targets.ts';
@@ -45,11 +45,7 @@ export async function startMediaUploadWorker(
     throw new SettingsError('invalid setting KAFKA_BROKERS: the worker role needs Kafka brokers');
   }
   const log = deps.logger.child({ component: 'media-upload-worker' });
-  const topics = {
-    requested: settings.STOWAGE_TOPIC_UPLOAD_REQUESTED,
-    completed: settings.STOWAGE_TOPIC_UPLOAD_COMPLETED,
-    failed: settings.STOWAGE_TOPIC_UPLOAD_FAILED,
-  };
+  const topics = uploadTopicsOf(settings);
   const agents = createGuardedAgents({ allowPrivate: settings.STOWAGE_ALLOW_PRIVATE_ENDPOINTS });
   const connection = { ...agents, timeoutMs: settings.STOWAGE_UPLOAD_SOCKET_TIMEOUT_MS };
   const targets = new UploadTargets({
@@ -73,8 +69,16 @@ export async function startMediaUploadWorker(
     heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeout / 3)),
     // Also how long a fetch with every partition paused sleeps: the granularity of resuming.
     maxWaitTimeInMs: 1_000,
+    // A request as large as the topic allows fits one fetch (a larger one still arrives, alone,
+    // and is refused as too large).
+    maxBytesPerPartition: settings.STOWAGE_TOPIC_MAX_MESSAGE_BYTES,
+    maxBytes: Math.max(10 * 1024 * 1024, settings.STOWAGE_TOPIC_MAX_MESSAGE_BYTES),
   });
-  const publisher = new OutcomePublisher((topicMessages) => producer.sendBatch({ topicMessages }));
+  // Half the outcome topics' limit per request: far above any single (bounded) outcome.
+  const publisher = new OutcomePublisher(
+    (topicMessages) => producer.sendBatch({ topicMessages }),
+    settings.STOWAGE_TOPIC_MAX_MESSAGE_BYTES / 2,
+  );
   const recorder = new StatusRecorder((statuses) => writeUploadStatuses(pool, statuses), log);
   const stopping = new AbortController();
   const resumeTimers = new Set<NodeJS.Timeout>();
@@ -100,14 +104,7 @@ export async function startMediaUploadWorker(
 
   try {
     await targets.start();
-    const admin = kafka.admin();
-    await admin.connect();
-    try {
-      const created = await ensureTopics(admin, topics, settings.STOWAGE_TOPIC_PARTITIONS);
-      if (created.length > 0) log.info({ topics: created }, 'created topics');
-    } finally {
-      await admin.disconnect();
-    }
+    await ensureUploadTopics(kafka, settings, log);
     await producer.connect();
     await consumer.connect();
     consumer.on(consumer.events.CRASH, ({ payload }) =>
@@ -123,11 +120,16 @@ export async function startMediaUploadWorker(
         process: messageProcessor({
           targets,
           sourceConnection: connection,
+          downloadLimits: {
+            timeoutMs: settings.STOWAGE_MEDIA_DOWNLOAD_TIMEOUT_MS,
+            maxBytes: settings.STOWAGE_MEDIA_MAX_BYTES,
+          },
           presignTtlSeconds: settings.STOWAGE_PRESIGN_TTL_SECONDS,
+          maxRequestBytes: settings.STOWAGE_TOPIC_MAX_MESSAGE_BYTES,
           now: () => new Date(),
         }),
         publish: (outcome, requestKey) => {
-          const { topic, message } = outcomeRecord(outcome, topics, requestKey?.toString() ?? null);
+          const { topic, message } = outcomeRecord(outcome, topics, requestKey);
           return publisher.publish(topic, message);
         },
         concurrency: settings.STOWAGE_UPLOAD_CONCURRENCY,

@@ -148,3 +148,70 @@ test('a failed publish fails the batch, leaving its offset unresolved', async ()
   await assert.rejects(handler(batch.payload), /broker away/);
   assert.deepEqual(batch.resolved, ['0']);
 });
+
+const tooLarge = () =>
+  Object.assign(new Error('too large'), { retriable: false, type: 'MESSAGE_TOO_LARGE' });
+
+test('an outcome the broker refuses for good is replaced by a minimal one, and the partition moves on', async () => {
+  const sent: UploadOutcome[] = [];
+  const handler = batchHandler(
+    deps({
+      publish: async (outcome) => {
+        const minimal = outcome.type === 'failed' && outcome.body.code === 'outcome-unpublishable';
+        if (outcome.body.id === '1' && !minimal) throw tooLarge();
+        sent.push(outcome);
+      },
+    }),
+  );
+  const batch = fakePayload([message(0, 'a'), message(1, 'a'), message(2, 'a')]);
+  await handler(batch.payload);
+  assert.deepEqual(
+    sent.map((outcome) => [outcome.body.id, outcome.type === 'failed' && outcome.body.code]),
+    [
+      ['0', 'c'],
+      ['1', 'outcome-unpublishable'],
+      ['2', 'c'],
+    ],
+  );
+  assert.equal(batch.resolved.at(-1), '2');
+});
+
+test('when even the minimal outcome is refused for good, the message is passed over and logged', async () => {
+  const lines: string[] = [];
+  const logger = pino({ level: 'error' }, { write: (line: string) => void lines.push(line) });
+  const published: string[] = [];
+  const handler = batchHandler(
+    deps({
+      publish: async (outcome) => {
+        if (outcome.body.id === '1') throw tooLarge();
+      },
+      published: (outcome) => published.push(String(outcome.body.id)),
+      logger,
+    }),
+  );
+  const batch = fakePayload([message(0, 'a'), message(1, 'a'), message(2, 'a')]);
+  await handler(batch.payload);
+  assert.equal(batch.resolved.at(-1), '2');
+  assert.deepEqual(published, ['0', '2']);
+  assert.equal(lines.filter((line) => line.includes('"offset":"1"')).length, 2);
+  assert.match(lines.at(-1)!, /passed over without one/);
+});
+
+test('a refusal while the worker stops is no verdict: the batch fails and the message comes again', async () => {
+  const stopping = new AbortController();
+  const handler = batchHandler(
+    deps({
+      signal: stopping.signal,
+      process: async (inbound) => {
+        stopping.abort();
+        return { kind: 'finished', outcome: outcomeOf(inbound.offset) };
+      },
+      publish: async () => {
+        throw tooLarge();
+      },
+    }),
+  );
+  const batch = fakePayload([message(0, 'a')]);
+  await assert.rejects(handler(batch.payload), /too large/);
+  assert.deepEqual(batch.resolved, []);
+});

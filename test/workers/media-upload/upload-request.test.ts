@@ -39,6 +39,26 @@ for (const [what, value, field] of [
   ['base64 with stray characters', { ...valid, source: { base64: 'not base64!' } }, 'source'],
   ['a short digest', { ...valid, sha256: 'abc' }, 'sha256'],
   ['metadata that is not ASCII', { ...valid, metadata: { chat: 'olá' } }, 'metadata'],
+  // Header-safe values: every one of these would reach (or break) the PUT's headers.
+  [
+    'a CR/LF before the parameters',
+    { ...valid, contentType: 'image/jpeg\r\n; a=b' },
+    'contentType',
+  ],
+  ['a tab in a content type', { ...valid, contentType: 'image/jpeg\t; a=b' }, 'contentType'],
+  ['a LF in a parameter', { ...valid, contentType: 'text/plain; a=\nb' }, 'contentType'],
+  ['a non-ASCII parameter', { ...valid, contentType: 'text/plain; name=ü' }, 'contentType'],
+  ['a non-ASCII media type', { ...valid, contentType: 'imäge/jpeg' }, 'contentType'],
+  [
+    'a no-break space in a content type',
+    { ...valid, contentType: 'image/jpeg\u00a0' },
+    'contentType',
+  ],
+  ['a file name with CR/LF', { ...valid, fileName: 'a.jpg\r\nx-amz-acl: public' }, 'fileName'],
+  ['a file name with a NUL', { ...valid, fileName: 'a\u0000.jpg' }, 'fileName'],
+  ['a file name with a C1 control', { ...valid, fileName: 'a\u0085.jpg' }, 'fileName'],
+  ['a file name with a line separator', { ...valid, fileName: 'a\u2028.jpg' }, 'fileName'],
+  ['a file name with a lone surrogate', { ...valid, fileName: 'a\ud800.jpg' }, 'fileName'],
 ] as const) {
   test(`${what} is invalid, and says which field`, () => {
     const parsed = parseUploadRequest(
@@ -56,4 +76,13 @@ test('an invalid request still names its id and instance when it has them', () =
     instance: 'inst',
   });
   assert.equal(parseUploadRequest(null).valid, false);
+});
+
+test('file names in any script and content types with parameters are accepted', () => {
+  for (const fileName of ['Relatório 2026 – final (1).pdf', '合同.docx', '📄 notes.txt']) {
+    assert.equal(parse({ ...valid, fileName }).valid, true, fileName);
+  }
+  for (const contentType of ['audio/ogg; codecs=opus', 'text/plain;charset=utf-8']) {
+    assert.equal(parse({ ...valid, contentType }).valid, true, contentType);
+  }
 });
