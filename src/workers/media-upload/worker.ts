@@ -15,6 +15,7 @@ import { StatusRecorder } from './status-recorder.ts';
 import { ensureTopics } from './topics.ts';
 import type { UploadMetrics } from './upload-metrics.ts';
 import { writeUploadStatuses, type UploadStatus } from './upload-status.ts';
+import { UploadHistoryRecorder } from './upload-history.ts';
 import { UploadTargets } from './upload-targets.ts';
 
 export interface MediaUploadWorkerDeps {
@@ -76,6 +77,7 @@ export async function startMediaUploadWorker(
   });
   const publisher = new OutcomePublisher((topicMessages) => producer.sendBatch({ topicMessages }));
   const recorder = new StatusRecorder((statuses) => writeUploadStatuses(pool, statuses), log);
+  const history = new UploadHistoryRecorder(pool, log);
   const stopping = new AbortController();
   const resumeTimers = new Set<NodeJS.Timeout>();
 
@@ -88,6 +90,7 @@ export async function startMediaUploadWorker(
       () => consumer.disconnect(),
       () => producer.disconnect(),
       () => recorder.close(),
+      () => history.close(),
       () => targets.close(),
     ];
     for (const step of steps) {
@@ -133,7 +136,14 @@ export async function startMediaUploadWorker(
         concurrency: settings.STOWAGE_UPLOAD_CONCURRENCY,
         published: (outcome) => {
           const status = statusOf(outcome, new Date());
-          if (status) recorder.record(status);
+          if (!status) return;
+          recorder.record(status);
+          history.record({
+            instance: status.instance,
+            at: status.lastUpload?.at ?? status.lastError!.at,
+            outcome: status.lastUpload ? 'completed' : 'failed',
+            detail: status.lastUpload?.key ?? status.lastError!.reason,
+          });
         },
         retryPolicy: {
           firstDelayMs: 250,
