@@ -56,6 +56,8 @@ function buildForm() {
   );
   form.onsubmit = save;
   byId('test-button').onclick = runTest;
+  byId('uploads-refresh').onclick = () =>
+    loadActivity(current.name).catch((error) => fail(error, 'instance-error'));
 }
 
 function fieldBlock(field) {
