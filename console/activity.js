@@ -73,7 +73,21 @@ function renderUploads({ hourly, recent }) {
   const completed = hourly.reduce((sum, hour) => sum + hour.completed, 0);
   const failed = hourly.reduce((sum, hour) => sum + hour.failed, 0);
   setText('uploads-summary', `${completed} completed, ${failed} failed in the last 24 hours.`);
-  byId('uploads-chart').replaceChildren(chart(hourly));
+  byId('uploads-chart').replaceChildren(
+    chart(hourly),
+    h(
+      'div',
+      { class: 'chart-axis' },
+      h('span', {}, '24 h ago'),
+      h(
+        'span',
+        { class: 'legend' },
+        h('span', { class: 'key ok' }, 'completed'),
+        h('span', { class: 'key failed' }, 'failed'),
+      ),
+      h('span', {}, 'now'),
+    ),
+  );
   const items = recent.map((upload) =>
     h(
       'li',
@@ -113,7 +127,12 @@ function chart(hourly) {
   const title = 'Completed and failed uploads per hour';
   return svg(
     'svg',
-    { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': title },
+    {
+      viewBox: `0 0 ${width} ${height}`,
+      preserveAspectRatio: 'none',
+      role: 'img',
+      'aria-label': title,
+    },
     svg('title', {}, title),
     ...bars,
     svg('line', { class: 'baseline', x1: 0, y1: height, x2: width, y2: height }),

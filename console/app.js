@@ -81,9 +81,10 @@ function latestUpload(latest) {
   if (!latest) return h('span', { class: 'muted' }, 'No uploads yet');
   const failure = latest.outcome === 'failed';
   return h(
-    'span',
-    { class: failure ? 'outcome failed' : 'outcome completed', title: latest.reason ?? '' },
+    'div',
+    { class: `latest ${latest.outcome}` },
     `${failure ? 'Failed' : 'Completed'} ${formatAge(latest.at)}`,
+    failure ? h('div', { class: 'latest-reason' }, latest.reason) : null,
   );
 }
 

@@ -218,7 +218,7 @@ function stepItem(step) {
     { class: `step ${state}` },
     h('span', { class: 'step-state' }, state),
     h('span', { class: 'step-name' }, stepNames[step.step] ?? step.step),
+    h('span', { class: 'step-time' }, step.skipped ? '' : `${Math.round(step.durationMs)} ms`),
     h('span', { class: 'step-detail' }, [step.code, step.message].filter(Boolean).join(': ')),
-    step.skipped ? null : h('span', { class: 'step-time' }, `${Math.round(step.durationMs)} ms`),
   );
 }
