@@ -17,7 +17,7 @@ export default tseslint.config(
   },
   {
     // The console's page scripts run in the browser.
-    files: ['console/**/*.js'],
+    files: ['src/console/**/*.js'],
     languageOptions: {
       globals: {
         document: 'readonly',

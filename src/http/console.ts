@@ -3,8 +3,8 @@ import { extname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { failureBody } from './api-error.ts';
 
-/** The console's static files, shipped as they are: the `console/` folder at the package root. */
-export const consoleFolder = new URL('../../console/', import.meta.url);
+/** The console's static files, shipped as they are: `src/console/`, beside the sources. */
+export const consoleFolder = new URL('../console/', import.meta.url);
 
 const contentTypes: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',

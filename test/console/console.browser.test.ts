@@ -130,6 +130,11 @@ describe('the console in a real browser, against stowage processes, Kafka and S3
     await page.screenshot({ path: join(screenshots, `${name}-1280.png`), fullPage: true });
     await page.setViewportSize({ width: 360, height: 780 });
     await page.screenshot({ path: join(screenshots, `${name}-360.png`), fullPage: true });
+    // Readable on a phone: nothing wider than the screen.
+    assert.ok(
+      Number(await page.evaluate('document.documentElement.scrollWidth')) <= 360,
+      `${name} scrolls sideways at 360 px`,
+    );
     await page.setViewportSize({ width: 1280, height: 900 });
   };
   const fill = async (settings: Record<string, string>) => {
@@ -166,7 +171,9 @@ describe('the console in a real browser, against stowage processes, Kafka and S3
   });
 
   test('the contract’s validation errors appear next to their fields', async () => {
-    await page.click('text=shop-main');
+    // By keyboard: the instance names are links in tab order.
+    await page.focus('#instance-rows a >> nth=0');
+    await page.keyboard.press('Enter');
     await page.locator('#instance-name', { hasText: 'shop-main' }).waitFor();
     await page.check('#f-enabled');
     await fill({ ...goodSettings(), region: 'US East', bucket: 'No_Such..Bucket' });
