@@ -24,6 +24,7 @@ export async function openInstance(name, failed) {
   current = { name, stored: null };
   setText('instance-name', name);
   setText('instance-error', '');
+  setText('instance-state', '');
   byId('test-steps').replaceChildren();
   buildForm();
   await reload();
@@ -45,7 +46,13 @@ async function reload(minPosition) {
 
 function buildForm() {
   const form = byId('config-form');
-  const enabled = h('input', { type: 'checkbox', id: 'f-enabled', name: 'enabled' });
+  // Disabled until the stored configuration is in: an edit made before would be overwritten.
+  const enabled = h('input', {
+    type: 'checkbox',
+    id: 'f-enabled',
+    name: 'enabled',
+    disabled: true,
+  });
   enabled.addEventListener('change', () => syncEnabled(enabled.checked));
   form.replaceChildren(
     h('label', { class: 'switch', for: 'f-enabled' }, enabled, h('span', {}, 'Storage enabled')),
@@ -82,6 +89,7 @@ function fieldBlock(field) {
 
 function fillForm(s3) {
   byId('f-enabled').checked = s3.enabled;
+  byId('f-enabled').disabled = false;
   for (const field of fields) byId(`f-${field.name}`).value = s3[field.name] ?? '';
   const secret = byId('f-secretKey');
   secret.value = '';

@@ -174,7 +174,8 @@ describe('the console in a real browser, against stowage processes, Kafka and S3
     // By keyboard: the instance names are links in tab order.
     await page.focus('#instance-rows a >> nth=0');
     await page.keyboard.press('Enter');
-    await page.locator('#instance-name', { hasText: 'shop-main' }).waitFor();
+    await page.locator('#instance-state', { hasText: 'Storage disabled' }).waitFor();
+    assert.equal(await page.textContent('#instance-name'), 'shop-main');
     await page.check('#f-enabled');
     await fill({ ...goodSettings(), region: 'US East', bucket: 'No_Such..Bucket' });
     await page.click('#save');
@@ -283,7 +284,8 @@ describe('the console in a real browser, against stowage processes, Kafka and S3
 
   test('markup stored in every free-text field only ever shows as text', async () => {
     await page.goto(`${api.url}/console#/instances/shop-markup`);
-    await page.locator('#instance-name', { hasText: 'shop-markup' }).waitFor();
+    await page.locator('#instance-state', { hasText: 'Storage disabled' }).waitFor();
+    assert.equal(await page.textContent('#instance-name'), 'shop-markup');
     await page.check('#f-enabled');
     await fill({ ...goodSettings(), ...markup });
     await save('Saved.');

@@ -13,7 +13,7 @@ describe('the console’s static files', () => {
   after(() => app.close());
 
   test('are served with a strict CSP and the framing, referrer and sniffing headers', async () => {
-    for (const url of ['/console', '/console/', '/console/app.js', '/console/console.css']) {
+    for (const url of ['/console', '/console/', '/console/app.js', '/console/base.css']) {
       const response = await app.inject({ method: 'GET', url });
       assert.equal(response.statusCode, 200, url);
       const csp = String(response.headers['content-security-policy']);

@@ -1,5 +1,6 @@
 import type { Logger } from '../../infra/logger.ts';
 import { inTransaction, type Pool } from '../../infra/postgres/pool.ts';
+import type { UploadStatus } from './upload-status.ts';
 
 /** One published outcome, as the console lists it. */
 export interface RecentUpload {
@@ -8,6 +9,15 @@ export interface RecentUpload {
   outcome: 'completed' | 'failed';
   /** The object key of a completed upload, the reason of a failed one. */
   detail: string;
+}
+
+/** The one outcome a status from a single published outcome records. */
+export function recentUploadOf(status: UploadStatus): RecentUpload {
+  const { instance, lastUpload, lastError } = status;
+  if (lastUpload)
+    return { instance, at: lastUpload.at, outcome: 'completed', detail: lastUpload.key };
+  if (lastError) return { instance, at: lastError.at, outcome: 'failed', detail: lastError.reason };
+  throw new Error('an upload status without an outcome');
 }
 
 /** How much of an instance's upload history is kept: enough for a day's chart and a short list. */

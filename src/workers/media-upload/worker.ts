@@ -15,7 +15,7 @@ import { StatusRecorder } from './status-recorder.ts';
 import { ensureTopics } from './topics.ts';
 import type { UploadMetrics } from './upload-metrics.ts';
 import { writeUploadStatuses, type UploadStatus } from './upload-status.ts';
-import { UploadHistoryRecorder } from './upload-history.ts';
+import { recentUploadOf, UploadHistoryRecorder } from './upload-history.ts';
 import { UploadTargets } from './upload-targets.ts';
 
 export interface MediaUploadWorkerDeps {
@@ -138,12 +138,7 @@ export async function startMediaUploadWorker(
           const status = statusOf(outcome, new Date());
           if (!status) return;
           recorder.record(status);
-          history.record({
-            instance: status.instance,
-            at: status.lastUpload?.at ?? status.lastError!.at,
-            outcome: status.lastUpload ? 'completed' : 'failed',
-            detail: status.lastUpload?.key ?? status.lastError!.reason,
-          });
+          history.record(recentUploadOf(status));
         },
         retryPolicy: {
           firstDelayMs: 250,
