@@ -15,4 +15,18 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  {
+    // The console's page scripts run in the browser.
+    files: ['src/console/**/*.js'],
+    languageOptions: {
+      globals: {
+        document: 'readonly',
+        window: 'readonly',
+        location: 'readonly',
+        sessionStorage: 'readonly',
+        fetch: 'readonly',
+        Intl: 'readonly',
+      },
+    },
+  },
 );

@@ -5,6 +5,7 @@ import { updateS3ConfigRoute } from './commands/update-s3-config.route.ts';
 import { buildApp, type App } from './http/app.ts';
 import { accessControl, instanceAccess } from './http/auth.ts';
 import type { ReadinessCheck } from './http/health.ts';
+import { consoleRoutes } from './http/console.ts';
 import { openApi } from './http/openapi.ts';
 import { requestRateLimit } from './http/rate-limit.ts';
 import { EventStoreDbEventStore } from './infra/event-store/eventstoredb-event-store.ts';
@@ -21,6 +22,9 @@ import { getS3ConfigRoute } from './queries/get-s3-config.route.ts';
 import { OwnWrites } from './queries/own-writes.ts';
 import { PostgresProjectionProgress } from './queries/projection-progress.ts';
 import { PostgresS3ConfigViews } from './queries/s3-config-views.ts';
+import { consoleQueryRoutes } from './queries/console-routes.ts';
+import { PostgresInstanceListViews } from './queries/instance-list-views.ts';
+import { PostgresUploadHistoryViews } from './queries/upload-history-views.ts';
 import { SettingsError, type Role, type Settings } from './settings.ts';
 import { testS3ConfigRoute } from './commands/test-s3-config.route.ts';
 import { createMetrics, metricsRoute, postgresProjectionLag } from './http/metrics.ts';
@@ -213,6 +217,14 @@ async function registerApi(
     }),
   );
   await app.register(getS3ConfigHistoryRoute({ eventStore, access }));
+  await app.register(
+    consoleQueryRoutes({
+      instances: new PostgresInstanceListViews(database.pool),
+      uploads: new PostgresUploadHistoryViews(database.pool),
+      access,
+    }),
+  );
+  await app.register(consoleRoutes);
 
   // Credential tests reach customers' endpoints: through the same SSRF guard as the worker.
   const probeAgents = createGuardedAgents({

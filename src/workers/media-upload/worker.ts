@@ -15,6 +15,7 @@ import { StatusRecorder } from './status-recorder.ts';
 import { ensureUploadTopics, uploadTopicsOf } from './topics.ts';
 import type { UploadMetrics } from './upload-metrics.ts';
 import { writeUploadStatuses, type UploadStatus } from './upload-status.ts';
+import { recentUploadOf, UploadHistoryRecorder } from './upload-history.ts';
 import { UploadTargets } from './upload-targets.ts';
 
 export interface MediaUploadWorkerDeps {
@@ -80,6 +81,7 @@ export async function startMediaUploadWorker(
     settings.STOWAGE_TOPIC_MAX_MESSAGE_BYTES / 2,
   );
   const recorder = new StatusRecorder((statuses) => writeUploadStatuses(pool, statuses), log);
+  const history = new UploadHistoryRecorder(pool, log);
   const stopping = new AbortController();
   const resumeTimers = new Set<NodeJS.Timeout>();
 
@@ -92,6 +94,7 @@ export async function startMediaUploadWorker(
       () => consumer.disconnect(),
       () => producer.disconnect(),
       () => recorder.close(),
+      () => history.close(),
       () => targets.close(),
     ];
     for (const step of steps) {
@@ -135,7 +138,9 @@ export async function startMediaUploadWorker(
         concurrency: settings.STOWAGE_UPLOAD_CONCURRENCY,
         published: (outcome) => {
           const status = statusOf(outcome, new Date());
-          if (status) recorder.record(status);
+          if (!status) return;
+          recorder.record(status);
+          history.record(recentUploadOf(status));
         },
         retryPolicy: {
           firstDelayMs: 250,
