@@ -1,9 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { EndpointPolicy } from '../domain/s3-settings-rules.ts';
+import { refuseForbiddenEndpoint } from './endpoint-address-check.ts';
 import { ApiError } from '../http/api-error.ts';
 import type { InstanceAccessHooks } from '../http/auth.ts';
+import type { AddressPolicy } from '../infra/network/address-policy.ts';
 import { probeBucket } from '../infra/s3/bucket-probe.ts';
 import { createS3Client, type S3Connection } from '../infra/s3/s3-client.ts';
 import type { StoredS3Target } from '../infra/s3/stored-s3-config.ts';
@@ -16,7 +17,7 @@ import {
 
 export interface TestS3ConfigRouteDeps {
   access: InstanceAccessHooks;
-  endpointPolicy: EndpointPolicy;
+  endpointPolicy: AddressPolicy;
   /** The instance's configuration with its secret opened; undefined when not enabled. */
   storedTarget(instance: string): Promise<StoredS3Target | undefined>;
   /** SSRF-guarded agents; a short timeout and one attempt keep the answer prompt and honest. */
@@ -26,7 +27,7 @@ export interface TestS3ConfigRouteDeps {
 export const notEnabled = 'S3 storage is not enabled for this instance: send the settings to test';
 
 /** The fields of the POST, checked by the same rules; all required but endpoint and prefix. */
-function suppliedSettings(policy: EndpointPolicy) {
+function suppliedSettings(policy: AddressPolicy) {
   const fields = updateS3ConfigBody(policy).shape;
   return z.strictObject({
     region: fields.region.unwrap(),
@@ -65,6 +66,7 @@ export function testS3ConfigRoute(deps: TestS3ConfigRouteDeps) {
         config: { failureMessage: 'Failed to test S3 configuration', rateLimit: {} },
         onRequest: deps.access.authenticate,
         preValidation: deps.access.authorizeInstance,
+        preHandler: refuseForbiddenEndpoint(deps.endpointPolicy),
         schema: {
           summary: 'Test S3',
           description:

@@ -2,9 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { publicView, S3ConfigRejected } from '../domain/s3-config.ts';
-import type { EndpointPolicy } from '../domain/s3-settings-rules.ts';
+import { refuseForbiddenEndpoint } from './endpoint-address-check.ts';
 import { ApiError, invalidRequestBody } from '../http/api-error.ts';
 import { authenticatedPrincipal, type InstanceAccessHooks } from '../http/auth.ts';
+import type { AddressPolicy } from '../infra/network/address-policy.ts';
 import { formatPosition, type LogPosition } from './event-store.ts';
 import { ConcurrentChangeError, type createS3ConfigHandler } from './s3-config-handler.ts';
 import {
@@ -18,7 +19,7 @@ import { updateS3ConfigExamples } from './update-s3-config.examples.ts';
 
 export interface UpdateS3ConfigRouteDeps {
   handle: ReturnType<typeof createS3ConfigHandler>;
-  endpointPolicy: EndpointPolicy;
+  endpointPolicy: AddressPolicy;
   /** Token check before the body is read, then access to :instance (401/404 before any 400). */
   access: InstanceAccessHooks;
   /** Told of every append, so that this process's GETs wait for the projection to include it. */
@@ -35,6 +36,7 @@ export function updateS3ConfigRoute(deps: UpdateS3ConfigRouteDeps) {
         config: { failureMessage: 'Failed to update S3 configuration', rateLimit: {} },
         onRequest: deps.access.authenticate,
         preValidation: deps.access.authorizeInstance,
+        preHandler: refuseForbiddenEndpoint(deps.endpointPolicy),
         schema: {
           summary: 'Update S3',
           description:

@@ -9,8 +9,8 @@ import {
   pathPrefixProblem,
   publicBaseUrlProblem,
   regionPattern,
-  type EndpointPolicy,
 } from '../domain/s3-settings-rules.ts';
+import { hostProblem, type AddressPolicy } from '../infra/network/address-policy.ts';
 import type { S3ConfigRequest } from './s3-config-handler.ts';
 
 export const instanceParams = z.object({
@@ -27,7 +27,7 @@ const checked = (problem: (value: string) => string | undefined) =>
   });
 
 /** The request body of POST /api/instance/s3/:instance, checked and normalised. */
-export function updateS3ConfigBody(policy: EndpointPolicy) {
+export function updateS3ConfigBody(policy: AddressPolicy) {
   return z
     .strictObject({
       enabled: z.boolean().describe('Enables/disables the instance S3. false clears all fields.'),
@@ -60,7 +60,10 @@ export function updateS3ConfigBody(policy: EndpointPolicy) {
         .string()
         .max(2048)
         .superRefine((value, context) => {
-          const message = value === '' ? undefined : endpointProblem(value, policy);
+          const message =
+            value === ''
+              ? undefined
+              : (endpointProblem(value) ?? hostProblem(new URL(value).hostname, policy));
           if (message) context.addIssue({ code: 'custom', message });
         })
         .optional()

@@ -1,9 +1,4 @@
-import { isIP } from 'node:net';
-
-/**
- * Rules for the fields of an S3 configuration: what S3 and its compatible servers accept, and
- * what keeps a customer's endpoint from pointing the worker at our own network.
- */
+/** Rules for the fields of an S3 configuration: what S3 and its compatible servers accept. */
 
 // S3 bucket naming rules (general purpose buckets): 3-63 characters of lowercase letters,
 // digits, dots and hyphens, starting and ending with a letter or digit, not shaped like an IP
@@ -71,16 +66,11 @@ export function normalisePublicBaseUrl(value: string): string {
   return href.endsWith('/') ? href : `${href}/`;
 }
 
-export interface EndpointPolicy {
-  /** Loopback and private ranges; only for tests and for servers on the same private network. */
-  allowPrivate: boolean;
-}
-
 /**
- * Why an endpoint URL is refused, or undefined. Host names are checked again once resolved, when
- * the worker connects; here only literal addresses can be judged.
+ * Why an endpoint URL is refused for its shape, or undefined. Where it points is judged apart, by
+ * the address policy, when the request is checked and again whenever the worker connects.
  */
-export function endpointProblem(endpoint: string, policy: EndpointPolicy): string | undefined {
+export function endpointProblem(endpoint: string): string | undefined {
   let url: URL;
   try {
     url = new URL(endpoint);
@@ -93,42 +83,10 @@ export function endpointProblem(endpoint: string, policy: EndpointPolicy): strin
     return 'must not contain a query or fragment';
   }
   if (url.pathname !== '/') return 'must not contain a path';
-  const host = url.hostname.replace(/^\[|\]$/g, '');
-  if (isIP(host)) return addressProblem(host, policy);
-  if (!policy.allowPrivate && /(^|\.)localhost$/i.test(host)) return 'must not point at this host';
   return undefined;
 }
 
 /** The endpoint as stored: the origin, without a trailing slash. */
 export function normaliseEndpoint(endpoint: string): string {
   return endpoint === '' ? '' : new URL(endpoint).origin;
-}
-
-/**
- * Why connecting to this IP address is refused, or undefined. Link-local and cloud metadata
- * addresses are never allowed: they hand out the credentials of the machine we run on.
- */
-export function addressProblem(address: string, policy: EndpointPolicy): string | undefined {
-  const ip = address.toLowerCase();
-  const v4 = isIP(ip) === 4 ? ip : /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(ip)?.[1];
-  if (v4) {
-    const [a, b] = v4.split('.').map(Number) as [number, number];
-    if (a === 169 && b === 254) return 'must not point at a link-local or metadata address';
-    if (a === 0 || a >= 224) return 'must not point at a reserved address';
-    const privateRange =
-      a === 127 ||
-      a === 10 ||
-      (a === 172 && b >= 16 && b <= 31) ||
-      (a === 192 && b === 168) ||
-      (a === 100 && b >= 64 && b <= 127);
-    if (privateRange && !policy.allowPrivate) return 'must not point at a private address';
-    return undefined;
-  }
-  if (/^fe[89ab]/.test(ip) || ip === 'fd00:ec2::254') {
-    return 'must not point at a link-local or metadata address';
-  }
-  if (ip === '::' || /^ff/.test(ip)) return 'must not point at a reserved address';
-  const privateRange = ip === '::1' || /^f[cd]/.test(ip);
-  if (privateRange && !policy.allowPrivate) return 'must not point at a private address';
-  return undefined;
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Pool } from '../infra/postgres/pool.ts';
+import { knownS3FailureCodes } from '../infra/s3/s3-failure.ts';
 import type { UploadMetrics } from '../workers/media-upload/upload-metrics.ts';
 
 export interface ServiceMetrics {
@@ -66,18 +67,44 @@ export function createMetrics(options: MetricsOptions = {}): ServiceMetrics {
     registry,
     uploads: {
       uploadFinished(outcome, code, seconds, size) {
-        uploads.inc({ outcome, code });
+        uploads.inc({ outcome, code: codeLabel(code) });
         duration.observe({ outcome }, seconds);
         bytes.inc(size);
       },
       retryScheduled(code) {
-        retries.inc({ code });
+        retries.inc({ code: codeLabel(code) });
       },
       consumerLag(topic, partition, messages) {
         consumerLag.set({ topic, partition: String(partition) }, messages);
       },
     },
   };
+}
+
+// The worker's own outcome codes.
+const workerCodes = [
+  'completed',
+  'invalid-message',
+  'storage-disabled',
+  'storage-misconfigured',
+  'config-unavailable',
+  'source-rejected',
+  'source-refused',
+  'source-unavailable',
+  'sha256-mismatch',
+  'message-too-large',
+  'outcome-unpublishable',
+  'source-too-slow',
+  'source-too-large',
+];
+const labelledCodes: ReadonlySet<string> = new Set([...workerCodes, ...knownS3FailureCodes]);
+
+/**
+ * A failure code as a label value: each value is a time series of its own, and a customer's S3
+ * server can answer any error name it likes, so only known codes are kept.
+ */
+export function codeLabel(code: string): string {
+  return labelledCodes.has(code) ? code : 'other';
 }
 
 /** GET /metrics in Prometheus' text format. */

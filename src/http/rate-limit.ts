@@ -3,6 +3,7 @@ import fastifyRateLimit from '@fastify/rate-limit';
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
+import ipaddr from 'ipaddr.js';
 import { ApiError, rateLimitExceeded } from './api-error.ts';
 
 export interface RequestRateLimitOptions {
@@ -17,6 +18,11 @@ export interface RequestRateLimitOptions {
 /**
  * Routes opt in with `config: { rateLimit: {} }` and then get `max` requests per window per
  * caller, answered beyond that with a 429 in the contract's shape and a Retry-After header.
+ *
+ * A token's budget is counted once the route has verified it. Requests that fail to
+ * authenticate (401) are counted per client address instead, and an address that has used up
+ * that budget is answered 429 before the route's own hooks run: no token lookup, no database.
+ * Until the window ends this holds for every request from the address, whatever its token.
  */
 export const requestRateLimit = fp<RequestRateLimitOptions>(
   async (app, { max = 100, windowMs = 60_000, redis, redisKeyPrefix = 'stowage:rate-limit:' }) => {
@@ -29,6 +35,20 @@ export const requestRateLimit = fp<RequestRateLimitOptions>(
       // A Redis outage should cost the rate limit, not every request.
       skipOnError: true,
       ...(redis ? { redis, nameSpace: redisKeyPrefix } : {}),
+    });
+    const failedAccess = app.createRateLimit({ keyGenerator: failedAccessKey });
+    app.addHook('onRequest', async (request, reply) => {
+      if (!request.routeOptions.config.rateLimit) return;
+      const failures = await failedAccess(request, { increment: false });
+      if (!failures.isAllowed && failures.remaining === 0 && failures.ttl > 0) {
+        reply.header('retry-after', failures.ttlInSeconds);
+        throw new ApiError(429, rateLimitExceeded);
+      }
+    });
+    app.addHook('onResponse', async (request, reply) => {
+      if (reply.statusCode === 401 && request.routeOptions.config.rateLimit) {
+        await failedAccess(request);
+      }
     });
   },
   { name: 'stowage-rate-limit' },
@@ -45,4 +65,16 @@ export function rateLimitKey(request: Pick<FastifyRequest, 'headers' | 'ip'>): s
     return `token:${createHash('sha256').update(token).digest('base64url')}`;
   }
   return `ip:${request.ip}`;
+}
+
+/**
+ * Failed authentications are counted per address; an IPv6 client holds a whole /64 and could
+ * otherwise take a fresh budget with every address in it.
+ */
+export function failedAccessKey(request: Pick<FastifyRequest, 'ip'>): string {
+  if (!ipaddr.isValid(request.ip)) return `failed-access:${request.ip}`;
+  const address = ipaddr.process(request.ip);
+  if (address.kind() === 'ipv4') return `failed-access:${address.toString()}`;
+  const network = ipaddr.IPv6.networkAddressFromCIDR(`${address.toString()}/64`);
+  return `failed-access:${network.toString()}/64`;
 }

@@ -2,21 +2,62 @@ import pino from 'pino';
 
 export type Logger = pino.Logger;
 
-// Secrets may sit in a request body or a header; redaction is the last line of defence, the first
-// is never passing them to a logger.
+const censor = '[redacted]';
+
+// Secrets may sit in a request body, a header or an S3 client's settings, at any depth; redaction
+// is the last line of defence, the first is never passing them to a logger.
+const secretFields = new Set(['secretaccesskey', 'secretkey', 'token', 'authorization']);
+
+// What the deep walk below does not see: a child logger's bindings, and what serializers make
+// of a request.
+const secretPaths = ['token', 'secretKey', 'secretAccessKey', 'authorization'];
 export const redactedPaths = [
+  ...secretPaths,
+  ...secretPaths.map((field) => `*.${field}`),
   'req.headers.token',
   'req.headers.authorization',
-  'secretKey',
-  '*.secretKey',
-  'body.secretKey',
-  'token',
-  '*.token',
 ];
 
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   return pino(
-    { level, base: { service: 'stowage' }, redact: { paths: redactedPaths, censor: '[redacted]' } },
+    {
+      level,
+      base: { service: 'stowage' },
+      redact: { paths: redactedPaths, censor },
+      formatters: { log: redactSecrets },
+      // An error's own fields (a driver's or an SDK's) are walked too, once serialized.
+      serializers: { err: (error: Error) => redactSecrets({ ...pino.stdSerializers.err(error) }) },
+    },
     destination,
   );
+}
+
+const maxDepth = 16;
+
+/**
+ * A copy of the log object with every field named like a secret replaced, at any depth (pino's
+ * own redaction needs each path spelled out). Plain objects and arrays are walked; anything
+ * else (an Error, a Buffer) is left to its serializer.
+ */
+export function redactSecrets<T extends Record<string, unknown>>(object: T): T {
+  return redactValue(object, 0) as T;
+}
+
+function redactValue(value: unknown, depth: number): unknown {
+  if (Array.isArray(value)) {
+    return depth >= maxDepth ? censor : value.map((item) => redactValue(item, depth + 1));
+  }
+  if (!isPlainObject(value)) return value;
+  if (depth >= maxDepth) return censor;
+  const copy: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(value)) {
+    copy[key] = secretFields.has(key.toLowerCase()) ? censor : redactValue(field, depth + 1);
+  }
+  return copy;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
 }

@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { isInstanceName } from '../../domain/instance-name.ts';
 import type { AccessDirectory, Principal } from '../../http/auth.ts';
-import { mintToken, parseToken, secretMatches, type MintedToken } from '../access-token.ts';
+import {
+  legacyTokenIdLength,
+  mintToken,
+  parseToken,
+  secretMatches,
+  type MintedToken,
+  type ParsedToken,
+} from '../access-token.ts';
 import { ExpiringCache } from '../expiring-cache.ts';
 import { ChannelListener } from './channel-listener.ts';
 import type { Logger } from '../logger.ts';
@@ -14,6 +21,9 @@ export const tokensChannel = 'stowage_tokens';
 // not wait for it, since every listening process drops a revoked token at once.
 const verifiedTtlMs = 5_000;
 const verifiedLimit = 10_000;
+// Ids are random: one that was not there will not appear, so a miss can be remembered long.
+const unknownTtlMs = 10 * 60_000;
+const unknownLimit = 100_000;
 
 /** A create or revoke that cannot be done as asked; its message is one line for the operator. */
 export class AccessChangeRejected extends Error {}
@@ -69,6 +79,9 @@ export class PostgresAccessStore implements AccessDirectory {
     verifiedTtlMs,
     verifiedLimit,
   );
+  private readonly unknownIds = new ExpiringCache<string, true>(unknownTtlMs, unknownLimit);
+  /** Ids of the tokens issued before tokens had a check, once listening; no new ones appear. */
+  private legacyIds: ReadonlySet<string> | undefined;
   private readonly knownInstances = new ExpiringCache<string, true>(60_000, 100_000);
   private readonly revocations: ChannelListener;
   // Counts cache invalidations, so a lookup that raced one does not cache what it read before it.
@@ -147,7 +160,7 @@ export class PostgresAccessStore implements AccessDirectory {
 
   async verifyToken(token: string): Promise<Principal | null> {
     const parsed = parseToken(token);
-    if (!parsed) return null;
+    if (!parsed || this.surelyUnknown(parsed)) return null;
     // A cached entry still has to match the presented secret: the id alone proves nothing.
     const cached = this.verified.get(parsed.tokenId);
     if (cached) return secretMatches(parsed.secret, cached.secretHash) ? cached.principal : null;
@@ -159,12 +172,22 @@ export class PostgresAccessStore implements AccessDirectory {
       [parsed.tokenId],
     );
     const row = rows[0];
-    if (!row || !secretMatches(parsed.secret, row.hash)) return null;
+    if (!row) {
+      this.unknownIds.set(parsed.tokenId, true);
+      return null;
+    }
     const principal = principalOf(parsed.tokenId, row);
+    // Cached whatever secret came with it, so that wrong guesses at a real id cost no query either.
     if (this.revocations.listening && this.invalidations === invalidationsBefore) {
       this.verified.set(parsed.tokenId, { principal, secretHash: row.hash });
     }
-    return principal;
+    return secretMatches(parsed.secret, row.hash) ? principal : null;
+  }
+
+  /** A token known not to exist without asking the database: a miss seen before, or made up. */
+  private surelyUnknown(parsed: ParsedToken): boolean {
+    if (parsed.legacy && this.legacyIds && !this.legacyIds.has(parsed.tokenId)) return true;
+    return this.unknownIds.get(parsed.tokenId) === true;
   }
 
   async instanceExists(accountId: string, instance: string): Promise<boolean> {
@@ -180,9 +203,18 @@ export class PostgresAccessStore implements AccessDirectory {
     return rowCount === 1;
   }
 
-  /** Starts honouring revocations made by other processes; caching begins once this resolves. */
-  startListening(): Promise<void> {
-    return this.revocations.start();
+  /**
+   * Starts honouring revocations made by other processes; caching begins once this resolves.
+   * Also learns the ids of tokens issued without a check, so made-up ones of that shape are
+   * refused without a query.
+   */
+  async startListening(): Promise<void> {
+    await this.revocations.start();
+    const { rows } = await this.options.pool.query<{ id: string }>(
+      'SELECT id FROM access_tokens WHERE length(id) = $1 AND revoked_at IS NULL',
+      [legacyTokenIdLength],
+    );
+    this.legacyIds = new Set(rows.map((row) => row.id));
   }
 
   async close(): Promise<void> {

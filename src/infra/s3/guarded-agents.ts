@@ -3,7 +3,11 @@ import http from 'node:http';
 import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { addressProblem, type EndpointPolicy } from '../../domain/s3-settings-rules.ts';
+import {
+  addressProblem,
+  type AddressCheck,
+  type AddressPolicy,
+} from '../network/address-policy.ts';
 
 /** A connection the SSRF guard refused: the host is, or resolves only to, a forbidden address. */
 export class RefusedAddressError extends Error {
@@ -28,11 +32,16 @@ export interface GuardedAgents {
   destroy(): void;
 }
 
-export function createGuardedAgents(policy: EndpointPolicy): GuardedAgents {
-  const lookup = guardedLookup(policy);
+export function createGuardedAgents(policy: AddressPolicy): GuardedAgents {
+  return guardedAgentsFor((address) => addressProblem(address, policy));
+}
+
+/** Agents that connect only to addresses the check passes. */
+export function guardedAgentsFor(check: AddressCheck): GuardedAgents {
+  const lookup = guardedLookup(check);
   const options = { keepAlive: true, maxSockets: 64, lookup };
-  const httpAgent = refuseLiteralAddresses(new http.Agent(options), policy);
-  const httpsAgent = refuseLiteralAddresses(new https.Agent(options), policy);
+  const httpAgent = refuseLiteralAddresses(new http.Agent(options), check);
+  const httpsAgent = refuseLiteralAddresses(new https.Agent(options), check);
   return {
     httpAgent,
     httpsAgent,
@@ -47,13 +56,13 @@ export function createGuardedAgents(policy: EndpointPolicy): GuardedAgents {
  * Literal IP addresses never reach the agent's `lookup` (net.connect skips DNS for them), so they
  * are judged where the agent opens its sockets.
  */
-function refuseLiteralAddresses<A extends http.Agent>(agent: A, policy: EndpointPolicy): A {
+function refuseLiteralAddresses<A extends http.Agent>(agent: A, check: AddressCheck): A {
   const open = agent.createConnection.bind(agent);
   agent.createConnection = (
     request: http.ClientRequestArgs,
     callback?: (error: Error | null, socket: Duplex) => void,
   ) => {
-    const refused = literalAddressRefusal(request.host ?? request.hostname, policy);
+    const refused = literalAddressRefusal(request.host ?? request.hostname, check);
     if (refused) return refuse(refused, callback);
     return open(request, callback);
   };
@@ -61,13 +70,13 @@ function refuseLiteralAddresses<A extends http.Agent>(agent: A, policy: Endpoint
 }
 
 /** A DNS lookup that answers only with addresses the policy allows. */
-export function guardedLookup(policy: EndpointPolicy): LookupFunction {
+export function guardedLookup(check: AddressCheck): LookupFunction {
   return (hostname: string, options: LookupOptions, callback) => {
     lookupAll(hostname, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
       if (error) return callback(error, '');
-      const allowed = addresses.filter(({ address }) => !addressProblem(address, policy));
+      const allowed = addresses.filter(({ address }) => !check(address));
       if (allowed.length === 0) {
-        const problem = addresses[0] ? addressProblem(addresses[0].address, policy) : undefined;
+        const problem = addresses[0] ? check(addresses[0].address) : undefined;
         return callback(new RefusedAddressError(hostname, problem ?? 'resolves to no address'), '');
       }
       if (options.all) return callback(null, allowed);
@@ -79,11 +88,11 @@ export function guardedLookup(policy: EndpointPolicy): LookupFunction {
 
 function literalAddressRefusal(
   host: string | null | undefined,
-  policy: EndpointPolicy,
+  check: AddressCheck,
 ): RefusedAddressError | undefined {
   const address = (host ?? '').replace(/^\[|\]$/g, '');
   if (!isIP(address)) return undefined;
-  const problem = addressProblem(address, policy);
+  const problem = check(address);
   return problem ? new RefusedAddressError(address, problem) : undefined;
 }
 

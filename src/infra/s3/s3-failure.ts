@@ -69,6 +69,14 @@ const transientCodes = new Set([
   'OperationAborted',
 ]);
 
+/** Every code the failures above are known by; a server may answer any other. */
+export const knownS3FailureCodes: ReadonlySet<string> = new Set([
+  'ESTOWAGEREFUSED',
+  ...Object.keys(permanentCodes),
+  ...Object.values(bodilessStatuses),
+  ...transientCodes,
+]);
+
 export function describeS3Failure(error: unknown): S3Failure {
   const shape = (typeof error === 'object' && error !== null ? error : {}) as ErrorShape;
   const status =

@@ -29,7 +29,7 @@ export async function openMediaUrl(
     response.resume();
     const location = response.headers.location;
     if (status >= 300 && status < 400 && location && redirects < maxRedirects) {
-      url = new URL(location, url);
+      url = redirectTarget(location, url);
       if (url.protocol !== 'http:' && url.protocol !== 'https:') {
         throw new UploadFailure(
           'source-rejected',
@@ -44,6 +44,15 @@ export async function openMediaUrl(
       `the media URL answered HTTP ${status}`,
       status >= 500 || status === 408 || status === 429,
     );
+  }
+}
+
+/** Where a redirect leads; a location no URL parser takes (an IPv6 zone id, say) ends it. */
+function redirectTarget(location: string, from: URL): URL {
+  try {
+    return new URL(location, from);
+  } catch {
+    throw new UploadFailure('source-rejected', 'the media URL redirects to an invalid URL', false);
   }
 }
 

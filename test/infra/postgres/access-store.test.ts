@@ -43,7 +43,7 @@ async function eventually(check: () => Promise<boolean>, withinMs: number): Prom
 test('account and instance tokens verify to their principals', async () => {
   const store = newStore();
   const { account, accountToken, tokenId } = await store.createAccount(uniqueName('acme'));
-  assert.match(accountToken, /^stw_[A-Za-z0-9_-]{12}_[A-Za-z0-9_-]{43}$/);
+  assert.match(accountToken, /^stw_[A-Za-z0-9_-]{16}_[A-Za-z0-9_-]{43}_[A-Za-z0-9_-]{6}$/);
   assert.equal(parseToken(accountToken)?.tokenId, tokenId);
   assert.deepEqual(await store.verifyToken(accountToken), {
     kind: 'account',
