@@ -77,13 +77,14 @@ export async function startService(
     const app = buildApp({ logger, readiness });
     // Closed first on shutdown: no new requests while the rest stops.
     const closeApp = () => app.close();
-    const metrics = createMetrics(
-      settings.EVENTSTORE_URL
+    const metrics = createMetrics({
+      ...(settings.EVENTSTORE_URL
         ? {}
         : {
             projectionLagSeconds: postgresProjectionLag(database.pool, liveProjection.checkpoint),
-          },
-    );
+          }),
+      masterKeysUnavailable: () => keyring.unavailableMasterKeys.size,
+    });
     await app.register(metricsRoute(metrics));
 
     if (roles.has('projector')) {
@@ -117,6 +118,14 @@ export async function startService(
       if (!settings.KAFKA_BROKERS) {
         throw new SettingsError('invalid setting KAFKA_BROKERS: the worker role needs it');
       }
+      // Every upload of an instance whose key this worker cannot open fails: not ready.
+      readiness.push({
+        name: 'masterKeys',
+        check: async () => {
+          const missing = [...keyring.unavailableMasterKeys];
+          if (missing.length > 0) throw new Error(`master keys not held: ${missing.join(', ')}`);
+        },
+      });
       const worker = await startMediaUploadWorker({
         settings,
         pool: database.pool,
@@ -182,6 +191,9 @@ async function registerApi(
     const client = redis;
     cleanups.push(async () => void client.disconnect());
   }
+
+  await keyring.listen(database.connect, logger);
+  cleanups.push(() => keyring.close());
 
   const access = instanceAccess(accessStore);
   const handle = createS3ConfigHandler({

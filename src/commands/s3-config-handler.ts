@@ -139,8 +139,13 @@ export function createS3ConfigHandler({
       }
       return { state: after, position: appended.position };
     } catch (error) {
-      if (error instanceof StreamConflictError) folded.delete(stream);
-      await keys.discardCreated();
+      // Only a conflict proves the append did not happen. After any other failure (say the
+      // connection was lost after COMMIT) an event may name the fresh key, so it stays; keys
+      // that no event names are collected later (`stowage keys collect`).
+      if (error instanceof StreamConflictError) {
+        folded.delete(stream);
+        await keys.discardCreated();
+      }
       throw error;
     }
   }

@@ -11,6 +11,8 @@ export interface ServiceMetrics {
 export interface MetricsOptions {
   /** Seconds the projection is behind the event log; read when /metrics is scraped. */
   projectionLagSeconds?: () => Promise<number>;
+  /** Master key ids that instance keys are sealed to and this process does not hold. */
+  masterKeysUnavailable?: () => number;
 }
 
 /**
@@ -59,6 +61,17 @@ export function createMetrics(options: MetricsOptions = {}): ServiceMetrics {
       registers,
       async collect() {
         this.set(await projectionLag());
+      },
+    });
+  }
+  const unavailable = options.masterKeysUnavailable;
+  if (unavailable) {
+    new Gauge({
+      name: 'stowage_master_keys_unavailable',
+      help: 'Master keys that instance keys are sealed to and this worker does not hold (each fails its uploads with master-key-unavailable).',
+      registers,
+      collect() {
+        this.set(unavailable());
       },
     });
   }
