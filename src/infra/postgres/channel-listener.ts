@@ -52,6 +52,8 @@ export class ChannelListener {
       if (message.channel === channel && message.payload) onNotification(message.payload);
     });
     try {
+      // Names the connection in pg_stat_activity, for operators (and tests) looking for it.
+      await client.query(`SET application_name = 'stowage listener ${channel}'`);
       await client.query(`LISTEN ${channel}`);
     } catch (error) {
       await client.end().catch(() => {});
