@@ -14,6 +14,7 @@ import { loadMasterKey } from './infra/master-keys.ts';
 import { PostgresAccessStore } from './infra/postgres/access-store.ts';
 import { openDatabase, type Database } from './infra/postgres/database.ts';
 import { PostgresInstanceKeyring } from './infra/postgres/postgres-instance-keyring.ts';
+import { collectUnreferencedKeysHourly } from './infra/postgres/unreferenced-keys.ts';
 import type { EventFeed } from './projections/event-feed.ts';
 import { startProjector } from './projections/projector.ts';
 import { getS3ConfigHistoryRoute } from './queries/get-s3-config-history.route.ts';
@@ -105,6 +106,7 @@ export async function startService(
         },
       });
       cleanups.push(() => projector.stop());
+      cleanups.push(collectUnreferencedKeysHourly(database.pool, eventStore, logger));
     }
     if (roles.has('api')) {
       await registerApi(app, { settings, database, eventStore, keyring, logger, cleanups });

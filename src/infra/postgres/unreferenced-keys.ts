@@ -1,4 +1,9 @@
-import type { UnreferencedKeyStore } from '../../commands/key-collector.ts';
+import type { EventStore } from '../../commands/event-store.ts';
+import {
+  collectUnreferencedKeys,
+  type UnreferencedKeyStore,
+} from '../../commands/key-collector.ts';
+import type { Logger } from '../logger.ts';
 import { instanceKeyDeletedChannel } from './postgres-instance-keyring.ts';
 import type { Pool } from './pool.ts';
 
@@ -27,4 +32,25 @@ export function postgresUnreferencedKeys(pool: Pool): UnreferencedKeyStore {
       );
     },
   };
+}
+
+const hourMs = 60 * 60_000;
+
+/** The projector role's collection, hourly, of keys over an hour old; returns its stop. */
+export function collectUnreferencedKeysHourly(
+  pool: Pool,
+  eventStore: Pick<EventStore, 'readStream'>,
+  logger: Logger,
+): () => Promise<void> {
+  const collect = () =>
+    collectUnreferencedKeys({ store: postgresUnreferencedKeys(pool), eventStore, graceMs: hourMs })
+      .then((outcome) => {
+        if (outcome.collected > 0) logger.info(outcome, 'collected unreferenced instance keys');
+      })
+      .catch((error: unknown) =>
+        logger.warn({ err: error }, 'collecting unreferenced instance keys failed'),
+      );
+  const timer = setInterval(() => void collect(), hourMs);
+  timer.unref();
+  return async () => clearInterval(timer);
 }
