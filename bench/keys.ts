@@ -124,7 +124,7 @@ async function startApi(publicKey: string): Promise<{ child: ChildProcess; url: 
       STOWAGE_SEAL_SECRET_KEY: '',
       PORT: '0',
       HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: 'info', // its "stowage started" line says where it listens
       STOWAGE_RATE_LIMIT_PER_MINUTE: '1000000',
     },
     stdio: ['ignore', 'pipe', 'inherit'],
