@@ -1,7 +1,6 @@
 import { parseArgs } from 'node:util';
 import { adminCommand, adminUsage } from './admin/admin-commands.ts';
-import { keypairToJson } from './infra/master-keys.ts';
-import { generateKeypair } from './infra/sealing.ts';
+import { keysCommand, keysUsage } from './keys/keys-command.ts';
 import { replayCommand, replayUsage } from './replay/replay-command.ts';
 import { serve } from './serve.ts';
 import { loadSettings, roleNames, SettingsError, type Role } from './settings.ts';
@@ -11,8 +10,7 @@ const usage = `usage: stowage <command>
 
   serve [--roles api,projector,worker]   run the service (default: api and projector, plus the
                                           worker when KAFKA_BROKERS is set)
-  keys generate                          print a new sealing keypair as JSON
-${replayUsage}${topicsUsage}${adminUsage}`;
+${keysUsage}${replayUsage}${topicsUsage}${adminUsage}`;
 
 /** Runs one command line; resolves to the process exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -22,7 +20,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'serve':
         return await serveCommand(rest);
       case 'keys':
-        return keysCommand(rest);
+        return await keysCommand(rest);
       case 'admin':
         return await adminCommand(rest);
       case 'replay':
@@ -55,20 +53,5 @@ async function serveCommand(args: string[]): Promise<number> {
     settings.STOWAGE_ROLES ??
     roleNames.filter((role) => role !== 'worker' || settings.KAFKA_BROKERS !== undefined);
   await serve(settings, new Set(roles));
-  return 0;
-}
-
-function keysCommand(args: string[]): number {
-  if (args[0] !== 'generate') {
-    process.stderr.write(`stowage: keys: expected "generate"\n${usage}`);
-    return 2;
-  }
-  const keypair = keypairToJson(generateKeypair());
-  process.stdout.write(
-    JSON.stringify({
-      STOWAGE_SEAL_PUBLIC_KEY: keypair.publicKey,
-      STOWAGE_SEAL_SECRET_KEY: keypair.secretKey,
-    }) + '\n',
-  );
   return 0;
 }

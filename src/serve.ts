@@ -15,6 +15,7 @@ import { loadMasterKey } from './infra/master-keys.ts';
 import { PostgresAccessStore } from './infra/postgres/access-store.ts';
 import { openDatabase, type Database } from './infra/postgres/database.ts';
 import { PostgresInstanceKeyring } from './infra/postgres/postgres-instance-keyring.ts';
+import { collectUnreferencedKeysHourly } from './infra/postgres/unreferenced-keys.ts';
 import type { EventFeed } from './projections/event-feed.ts';
 import { startProjector } from './projections/projector.ts';
 import { getS3ConfigHistoryRoute } from './queries/get-s3-config-history.route.ts';
@@ -82,13 +83,14 @@ export async function startService(
     const app = buildApp({ logger, readiness });
     // Closed first on shutdown: no new requests while the rest stops.
     const closeApp = () => app.close();
-    const metrics = createMetrics(
-      settings.EVENTSTORE_URL
+    const metrics = createMetrics({
+      ...(settings.EVENTSTORE_URL
         ? {}
         : {
             projectionLagSeconds: postgresProjectionLag(database.pool, liveProjection.checkpoint),
-          },
-    );
+          }),
+      masterKeysUnavailable: () => keyring.unavailableMasterKeys.size,
+    });
     await app.register(metricsRoute(metrics));
 
     if (roles.has('projector')) {
@@ -109,6 +111,7 @@ export async function startService(
         },
       });
       cleanups.push(() => projector.stop());
+      cleanups.push(collectUnreferencedKeysHourly(database.pool, eventStore, logger));
     }
     if (roles.has('api')) {
       await registerApi(app, { settings, database, eventStore, keyring, logger, cleanups });
@@ -122,6 +125,14 @@ export async function startService(
       if (!settings.KAFKA_BROKERS) {
         throw new SettingsError('invalid setting KAFKA_BROKERS: the worker role needs it');
       }
+      // Every upload of an instance whose key this worker cannot open fails: not ready.
+      readiness.push({
+        name: 'masterKeys',
+        check: async () => {
+          const missing = [...keyring.unavailableMasterKeys];
+          if (missing.length > 0) throw new Error(`master keys not held: ${missing.join(', ')}`);
+        },
+      });
       const worker = await startMediaUploadWorker({
         settings,
         pool: database.pool,
@@ -187,6 +198,9 @@ async function registerApi(
     const client = redis;
     cleanups.push(async () => void client.disconnect());
   }
+
+  await keyring.listen(database.connect, logger);
+  cleanups.push(() => keyring.close());
 
   const access = instanceAccess(accessStore);
   const handle = createS3ConfigHandler({

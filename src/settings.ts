@@ -52,6 +52,13 @@ const settingsSchema = z.object({
     .optional(),
   STOWAGE_SEAL_PUBLIC_KEY: sealingKey.optional(),
   STOWAGE_SEAL_SECRET_KEY: sealingKey.optional(),
+  // Secret halves of retired master keys, comma-separated: held by workers (and `stowage keys
+  // rotate`) until no instance key is sealed to them any more (`stowage keys status`).
+  STOWAGE_SEAL_RETIRED_SECRET_KEYS: z
+    .string()
+    .transform((value) => value.split(',').map((key) => key.trim()))
+    .pipe(z.array(sealingKey))
+    .optional(),
   STOWAGE_ROLES: z
     .string()
     .transform((value) => value.split(',').map((role) => role.trim()))
@@ -108,7 +115,12 @@ export type Settings = z.output<typeof settingsSchema>;
 export class SettingsError extends Error {}
 
 // Values of these variables must never be echoed back, not even when they are wrong.
-const secretVariables = new Set(['STOWAGE_SEAL_SECRET_KEY', 'DATABASE_URL', 'REDIS_URL']);
+const secretVariables = new Set([
+  'STOWAGE_SEAL_SECRET_KEY',
+  'STOWAGE_SEAL_RETIRED_SECRET_KEYS',
+  'DATABASE_URL',
+  'REDIS_URL',
+]);
 
 export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   // An empty variable means "not set", as it does in docker-compose files and shell exports.

@@ -58,3 +58,18 @@ test('a wrong secret setting is named but its value is never echoed', () => {
       !error.message.includes(secret) && /STOWAGE_SEAL_SECRET_KEY/.test(error.message),
   );
 });
+
+test('retired master secrets are a checked list whose values are never echoed', () => {
+  const good = 'A'.repeat(43);
+  assert.deepEqual(
+    loadSettings({ STOWAGE_SEAL_RETIRED_SECRET_KEYS: `${good}, ${good}` })
+      .STOWAGE_SEAL_RETIRED_SECRET_KEYS,
+    [good, good],
+  );
+  const secret = 'not-a-key-but-still-private';
+  assert.throws(
+    () => loadSettings({ STOWAGE_SEAL_RETIRED_SECRET_KEYS: `${good},${secret}` }),
+    (error: Error) =>
+      !error.message.includes(secret) && /STOWAGE_SEAL_RETIRED_SECRET_KEYS/.test(error.message),
+  );
+});

@@ -100,6 +100,7 @@ export function createS3ConfigHandler({
   ): Promise<S3ConfigOutcome | undefined> {
     const nextRevision = state.revision === null ? 0 : state.revision + 1;
     const keys = keyResolver(keyring, change.instance, state);
+    let appending = false;
     try {
       const command = await toCommand(change, state, nextRevision, keys.resolve, now());
       let events;
@@ -116,6 +117,7 @@ export function createS3ConfigHandler({
         await keys.discardCreated();
         return freshness === 'current' ? { state } : undefined;
       }
+      appending = true;
       const appended = await eventStore.appendToStream(
         stream,
         events.map((event) => ({
@@ -140,7 +142,8 @@ export function createS3ConfigHandler({
       return { state: after, position: appended.position };
     } catch (error) {
       if (error instanceof StreamConflictError) folded.delete(stream);
-      await keys.discardCreated();
+      // Any failed append but a conflict may have committed: keep the key, collect it later.
+      if (!appending || error instanceof StreamConflictError) await keys.discardCreated();
       throw error;
     }
   }

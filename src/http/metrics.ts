@@ -12,6 +12,8 @@ export interface ServiceMetrics {
 export interface MetricsOptions {
   /** Seconds the projection is behind the event log; read when /metrics is scraped. */
   projectionLagSeconds?: () => Promise<number>;
+  /** Master key ids that instance keys are sealed to and this process does not hold. */
+  masterKeysUnavailable?: () => number;
 }
 
 /**
@@ -63,6 +65,17 @@ export function createMetrics(options: MetricsOptions = {}): ServiceMetrics {
       },
     });
   }
+  const unavailable = options.masterKeysUnavailable;
+  if (unavailable) {
+    new Gauge({
+      name: 'stowage_master_keys_unavailable',
+      help: 'Master keys that instance keys are sealed to and this worker does not hold (each fails its uploads with master-key-unavailable).',
+      registers,
+      collect() {
+        this.set(unavailable());
+      },
+    });
+  }
   return {
     registry,
     uploads: {
@@ -96,6 +109,7 @@ const workerCodes = [
   'outcome-unpublishable',
   'source-too-slow',
   'source-too-large',
+  'master-key-unavailable',
 ];
 const labelledCodes: ReadonlySet<string> = new Set([...workerCodes, ...knownS3FailureCodes]);
 

@@ -14,20 +14,50 @@ import {
 } from './sealing.ts';
 
 /**
- * The service-wide sealing key. The API needs only its public half; the worker, which opens
- * secrets, needs the secret half.
+ * The service-wide sealing keys. New instance keys are sealed to the current public key, which is
+ * all the API needs; the worker, which opens secrets, holds the current secret half and, during a
+ * rotation, the retired ones whose instance keys are not re-sealed yet.
  */
 export interface MasterKey {
   id: string;
   publicKey: Uint8Array;
   keypair?: Keypair;
+  retired?: readonly Keypair[];
 }
 
 export function masterKeyId(publicKey: Uint8Array): string {
   return createHash('sha256').update(publicKey).digest('base64url').slice(0, 16);
 }
 
+/** The secret half of the master key `id`, when this process holds it. */
+export function masterSecretFor(masterKey: MasterKey, id: string): Keypair | undefined {
+  if (id === masterKey.id) return masterKey.keypair;
+  return masterKey.retired?.find((keypair) => masterKeyId(keypair.publicKey) === id);
+}
+
+/** Every master key id whose secret half this process holds, the current one first. */
+export function heldMasterKeyIds(masterKey: MasterKey): string[] {
+  const retired = (masterKey.retired ?? []).map((keypair) => masterKeyId(keypair.publicKey));
+  return masterKey.keypair ? [masterKey.id, ...retired] : retired;
+}
+
 export async function loadMasterKey(settings: Settings, log: Logger): Promise<MasterKey> {
+  const current = await loadCurrentMasterKey(settings, log);
+  const retiredTexts = settings.STOWAGE_SEAL_RETIRED_SECRET_KEYS ?? [];
+  if (retiredTexts.length === 0) return current;
+  if (!current.keypair) {
+    throw new SettingsError(
+      'invalid setting STOWAGE_SEAL_RETIRED_SECRET_KEYS: only a process that holds STOWAGE_SEAL_SECRET_KEY opens secrets',
+    );
+  }
+  const retired = retiredTexts.map((text) => {
+    const secretKey = fromBase64Url(text);
+    return { publicKey: publicKeyOf(secretKey), secretKey };
+  });
+  return { ...current, retired };
+}
+
+async function loadCurrentMasterKey(settings: Settings, log: Logger): Promise<MasterKey> {
   const { STOWAGE_SEAL_PUBLIC_KEY: publicText, STOWAGE_SEAL_SECRET_KEY: secretText } = settings;
   if (secretText) {
     const secretKey = fromBase64Url(secretText);

@@ -2,6 +2,10 @@ import type pg from 'pg';
 import type { Logger } from '../logger.ts';
 
 const relistenDelayMs = 1_000;
+// A connection that died without a word (a dropped NAT entry, a frozen server) is noticed by the
+// next liveness query, not only by TCP keepalive minutes later.
+const livenessIntervalMs = 10_000;
+const livenessTimeoutMs = 5_000;
 
 export interface ChannelListenerOptions {
   /** A dedicated connection for LISTEN, which a pooled one cannot hold. */
@@ -12,8 +16,9 @@ export interface ChannelListenerOptions {
   logger: Logger;
   onNotification(payload: string): void;
   /**
-   * The connection was lost: notifications sent meanwhile are gone, so whatever they would have
-   * invalidated must be dropped now.
+   * Notifications may have been missed: called when the connection is lost and again when it
+   * listens anew (what was cached in between was never covered), so whatever they would have
+   * invalidated must be dropped.
    */
   onLost(): void;
 }
@@ -26,7 +31,9 @@ export interface ChannelListenerOptions {
 export class ChannelListener {
   private client: pg.Client | undefined;
   private relisten: NodeJS.Timeout | undefined;
+  private liveness: NodeJS.Timeout | undefined;
   private closed = false;
+  private listenedBefore = false;
 
   constructor(private readonly options: ChannelListenerOptions) {}
 
@@ -45,6 +52,8 @@ export class ChannelListener {
       if (message.channel === channel && message.payload) onNotification(message.payload);
     });
     try {
+      // Names the connection in pg_stat_activity, for operators (and tests) looking for it.
+      await client.query(`SET application_name = 'stowage listener ${channel}'`);
       await client.query(`LISTEN ${channel}`);
     } catch (error) {
       await client.end().catch(() => {});
@@ -52,19 +61,42 @@ export class ChannelListener {
     }
     if (this.closed) return void (await client.end());
     this.client = client;
+    if (this.listenedBefore) this.options.onLost();
+    this.listenedBefore = true;
+    this.liveness = setInterval(() => void this.checkLiveness(client), livenessIntervalMs);
+    this.liveness.unref();
   }
 
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.relisten);
+    clearInterval(this.liveness);
     const client = this.client;
     this.client = undefined;
     await client?.end().catch(() => {});
   }
 
+  private async checkLiveness(client: pg.Client): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`liveness query unanswered after ${livenessTimeoutMs} ms`)),
+        livenessTimeoutMs,
+      );
+    });
+    try {
+      await Promise.race([client.query('SELECT 1'), timeout]);
+    } catch (error) {
+      this.lost(client, error as Error);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   private lost(client: pg.Client, error?: Error): void {
     if (this.client !== client) return;
     this.client = undefined;
+    clearInterval(this.liveness);
     this.options.onLost();
     client.end().catch(() => {});
     this.options.logger.warn(

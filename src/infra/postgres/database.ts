@@ -58,7 +58,12 @@ export async function openDatabase(
 
     const connectionString = url;
     const connect = async () => {
-      const client = new pg.Client({ connectionString });
+      // These connections sit idle in LISTEN: keepalive notices a peer that vanished.
+      const client = new pg.Client({
+        connectionString,
+        keepAlive: true,
+        keepAliveInitialDelayMillis: 10_000,
+      });
       await client.connect();
       return client;
     };

@@ -1,20 +1,65 @@
 import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
 import type { InstanceKey, InstanceKeyring } from '../../commands/instance-keyring.ts';
-import type { MasterKey } from '../master-keys.ts';
+import { ExpiringCache } from '../expiring-cache.ts';
+import type { Logger } from '../logger.ts';
+import { masterSecretFor, type MasterKey } from '../master-keys.ts';
 import { generateKeypair, openSealed, randomBytes, sealTo, type Keypair } from '../sealing.ts';
+import { ChannelListener } from './channel-listener.ts';
 import type { Pool } from './pool.ts';
 
-// Keys are immutable until destroyed, and a destroyed key is never looked up again (the
-// instance's state no longer names it), so caching found keys by id is safe.
-const cacheLimit = 10_000;
+/** Told the id of every deleted instance key: processes that cache key material drop it. */
+export const instanceKeyDeletedChannel = 'stowage_instance_key_deleted';
 
+const cacheLimit = 10_000;
+// A safety net for a deletion whose announcement was missed without the listener noticing.
+const cacheTtlMs = 5 * 60_000;
+
+/** An instance key sealed to a master key whose secret half this process does not hold. */
+export class MasterKeyUnavailable extends Error {
+  constructor(readonly masterKeyId: string) {
+    super(`instance key is sealed to master key ${masterKeyId}, which this process does not hold`);
+  }
+}
+
+/**
+ * Instance keys in Postgres, each sealed to a master key named by its row. Destroying a key
+ * deletes its row and announces it. Found keys (public half and MAC key) are cached: a deleted
+ * key is never needed again (the instance's state no longer names it, and a stale state's append
+ * is refused), but a process that listen()s drops it when any process deletes it, so no copy of
+ * destroyed material lingers.
+ */
 export class PostgresInstanceKeyring implements InstanceKeyring {
-  private readonly cache = new Map<string, InstanceKey>();
+  private readonly cache = new ExpiringCache<string, InstanceKey>(cacheTtlMs, cacheLimit);
+  private deletions: ChannelListener | undefined;
+  private readonly missingMasterKeys = new Set<string>();
 
   constructor(
     private readonly pool: Pool,
     private readonly masterKey: MasterKey,
   ) {}
+
+  /** Starts hearing deletions from every process. */
+  async listen(connect: () => Promise<pg.Client>, logger: Logger): Promise<void> {
+    this.deletions = new ChannelListener({
+      connect,
+      channel: instanceKeyDeletedChannel,
+      what: 'instance key deletion',
+      logger,
+      onNotification: (keyId) => this.cache.delete(keyId),
+      onLost: () => this.cache.clear(),
+    });
+    await this.deletions.start();
+  }
+
+  async close(): Promise<void> {
+    await this.deletions?.close();
+  }
+
+  /** Master key ids met on instance keys that this process cannot open. */
+  get unavailableMasterKeys(): ReadonlySet<string> {
+    return this.missingMasterKeys;
+  }
 
   async create(instance: string): Promise<InstanceKey> {
     const keypair = generateKeypair();
@@ -44,7 +89,7 @@ export class PostgresInstanceKeyring implements InstanceKeyring {
     const cached = this.cache.get(keyId);
     if (cached) return cached;
     const { rows } = await this.pool.query<{ public_key: Buffer; mac_key: Buffer }>(
-      'SELECT public_key, mac_key FROM instance_keys WHERE key_id = $1 AND destroyed_at IS NULL',
+      'SELECT public_key, mac_key FROM instance_keys WHERE key_id = $1',
       [keyId],
     );
     const row = rows[0];
@@ -58,34 +103,40 @@ export class PostgresInstanceKeyring implements InstanceKeyring {
     return key;
   }
 
+  /** Deletes the row (crypto-shredding) and tells every process; idempotent. */
   async destroy(keyId: string): Promise<void> {
     this.cache.delete(keyId);
     await this.pool.query(
-      `UPDATE instance_keys SET sealed_private_key = NULL, mac_key = NULL, destroyed_at = now()
-       WHERE key_id = $1 AND destroyed_at IS NULL`,
-      [keyId],
+      `WITH deleted AS (DELETE FROM instance_keys WHERE key_id = $1 RETURNING key_id)
+       SELECT pg_notify($2, key_id) FROM deleted`,
+      [keyId, instanceKeyDeletedChannel],
     );
   }
 
-  async discard(keyId: string): Promise<void> {
-    this.cache.delete(keyId);
-    await this.pool.query('DELETE FROM instance_keys WHERE key_id = $1', [keyId]);
+  discard(keyId: string): Promise<void> {
+    return this.destroy(keyId);
   }
 
   /**
-   * The private half, for the worker that opens secrets; undefined once destroyed. Needs the
-   * master key's secret half.
+   * The private half, for the worker that opens secrets; undefined once destroyed. Throws
+   * MasterKeyUnavailable when the row is sealed to a master key this process does not hold.
    */
   async openKeypair(keyId: string): Promise<Keypair | undefined> {
-    const master = this.masterKey.keypair;
-    if (!master) throw new Error('opening instance keys needs STOWAGE_SEAL_SECRET_KEY');
-    const { rows } = await this.pool.query<{ public_key: Buffer; sealed_private_key: Buffer }>(
-      `SELECT public_key, sealed_private_key FROM instance_keys
-       WHERE key_id = $1 AND destroyed_at IS NULL`,
+    const { rows } = await this.pool.query<{
+      public_key: Buffer;
+      sealed_private_key: Buffer;
+      master_key_id: string;
+    }>(
+      'SELECT public_key, sealed_private_key, master_key_id FROM instance_keys WHERE key_id = $1',
       [keyId],
     );
     const row = rows[0];
     if (!row) return undefined;
+    const master = masterSecretFor(this.masterKey, row.master_key_id);
+    if (!master) {
+      this.missingMasterKeys.add(row.master_key_id);
+      throw new MasterKeyUnavailable(row.master_key_id);
+    }
     return {
       publicKey: new Uint8Array(row.public_key),
       secretKey: openSealed(master, new Uint8Array(row.sealed_private_key)),
@@ -93,7 +144,6 @@ export class PostgresInstanceKeyring implements InstanceKeyring {
   }
 
   private remember(key: InstanceKey): void {
-    if (this.cache.size >= cacheLimit) this.cache.delete(this.cache.keys().next().value!);
     this.cache.set(key.id, key);
   }
 }

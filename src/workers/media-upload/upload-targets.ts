@@ -1,6 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type pg from 'pg';
 import { BoundedMap } from '../../commands/bounded-map.ts';
+import { ExpiringCache } from '../../infra/expiring-cache.ts';
 import type { Logger } from '../../infra/logger.ts';
 import type { Pool } from '../../infra/postgres/pool.ts';
 import { createS3Client, type S3Connection } from '../../infra/s3/s3-client.ts';
@@ -12,6 +13,7 @@ import {
 } from '../../infra/s3/stored-s3-config.ts';
 import { s3ConfigChangedChannel } from '../../projections/s3-config-table.ts';
 import { ChannelListener } from '../../infra/postgres/channel-listener.ts';
+import { MasterKeyUnavailable } from '../../infra/postgres/postgres-instance-keyring.ts';
 import { UploadFailure } from './upload-failure.ts';
 
 /** Where one instance's media go, as configured now. */
@@ -36,6 +38,9 @@ export interface UploadTargetsDeps {
   maxInstances?: number;
 }
 
+// A safety net: even an announcement lost without the listener noticing is outlived this long.
+const configTtlMs = 60_000;
+
 /**
  * The instances' configurations, read from the read model when a message needs one and kept in
  * memory until the projection announces a change to that instance. While the announcements cannot
@@ -44,23 +49,31 @@ export interface UploadTargetsDeps {
  * configuration read again does not open its secret again.
  */
 export class UploadTargets {
-  private current: BoundedMap<string, Promise<UploadTarget | undefined>>;
-  private readonly clients: BoundedMap<string, UploadTarget>;
+  private readonly current: ExpiringCache<string, Promise<UploadTarget | undefined>>;
+  private clients: BoundedMap<string, UploadTarget>;
+  private readonly unavailableMasterKeys = new Set<string>();
   private readonly changes: ChannelListener;
   private readonly capacity: number;
 
   constructor(private readonly deps: UploadTargetsDeps) {
     this.capacity = deps.maxInstances ?? 1_000;
-    this.current = new BoundedMap(this.capacity);
+    this.current = new ExpiringCache(configTtlMs, this.capacity);
     this.clients = new BoundedMap(this.capacity);
     this.changes = new ChannelListener({
       connect: deps.connect,
       channel: s3ConfigChangedChannel,
       what: 'S3 config change',
       logger: deps.logger,
-      onNotification: (instance) => this.current.delete(instance),
+      // The client holds the opened secret: a disabled instance's must not outlive its key.
+      onNotification: (instance) => {
+        this.current.delete(instance);
+        this.clients.delete(instance);
+      },
       // Announcements sent while the connection was down are lost: forget everything.
-      onLost: () => (this.current = new BoundedMap(this.capacity)),
+      onLost: () => {
+        this.current.clear();
+        this.clients = new BoundedMap(this.capacity);
+      },
     });
   }
 
@@ -99,6 +112,10 @@ export class UploadTargets {
       if (error instanceof StoredSecretUnusable) {
         throw new UploadFailure('storage-misconfigured', error.message, false);
       }
+      if (error instanceof MasterKeyUnavailable) {
+        this.reportUnavailable(error.masterKeyId);
+        throw new UploadFailure('master-key-unavailable', error.message, false);
+      }
       throw error;
     }
     if (!stored) return undefined;
@@ -112,5 +129,14 @@ export class UploadTargets {
     };
     this.clients.set(instance, target);
     return target;
+  }
+
+  private reportUnavailable(masterKeyId: string): void {
+    if (this.unavailableMasterKeys.has(masterKeyId)) return;
+    this.unavailableMasterKeys.add(masterKeyId);
+    this.deps.logger.error(
+      { masterKeyId },
+      'an instance key is sealed to a master key this worker does not hold: add its secret (STOWAGE_SEAL_RETIRED_SECRET_KEYS) or rotate',
+    );
   }
 }

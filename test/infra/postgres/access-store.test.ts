@@ -118,7 +118,7 @@ test('a store that loses its listener stops trusting its cache, then listens aga
 
   const listenerPids = async () => {
     const { rows } = await database.pool.query<{ pid: number }>(
-      "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query = 'LISTEN stowage_tokens'",
+      "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'stowage listener stowage_tokens'",
     );
     return rows.map((row) => row.pid);
   };

@@ -84,7 +84,7 @@ test('while the change listener is down nothing is kept, so no change can be mis
   await change(enable('beta', 'secret'));
   await targets.find('beta');
   const { rows } = await database.pool.query<{ pid: number }>(
-    "SELECT pid FROM pg_stat_activity WHERE query = 'LISTEN stowage_s3_config_changed' AND datname = current_database()",
+    "SELECT pid FROM pg_stat_activity WHERE application_name = 'stowage listener stowage_s3_config_changed' AND datname = current_database()",
   );
   assert.equal(rows.length, 1);
   await database.pool.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);

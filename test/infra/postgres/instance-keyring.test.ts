@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import pino from 'pino';
+import { PostgresInstanceKeyring } from '../../../src/infra/postgres/postgres-instance-keyring.ts';
+import { testMasterKey } from '../../support/command-side.ts';
+import { createTestDatabase, type TestDatabase } from '../../support/database.ts';
+import { waitUntil } from '../../projections/support/read-model.ts';
+
+let database: TestDatabase;
+// Two API processes' keyrings over one database: A destroys, B had the key cached.
+let processA: PostgresInstanceKeyring;
+let processB: PostgresInstanceKeyring;
+const logger = pino({ level: 'silent' });
+
+before(async () => {
+  database = await createTestDatabase();
+  const { id, publicKey } = testMasterKey();
+  processA = new PostgresInstanceKeyring(database.pool, { id, publicKey });
+  processB = new PostgresInstanceKeyring(database.pool, { id, publicKey });
+  await processA.listen(database.connect, logger);
+  await processB.listen(database.connect, logger);
+});
+after(async () => {
+  await processA?.close();
+  await processB?.close();
+  await database?.drop();
+});
+
+const keyRows = async (keyId: string) =>
+  (await database.pool.query('SELECT 1 FROM instance_keys WHERE key_id = $1', [keyId])).rowCount;
+
+test('a destroyed key is deleted, and every process drops its cached copy', async () => {
+  const key = await processA.create('alpha');
+  assert.ok(await processB.find(key.id), 'B caches it');
+  await processA.destroy(key.id);
+  assert.equal(await keyRows(key.id), 0, 'the row is gone, not updated');
+  await waitUntil(async () => (await processB.find(key.id)) === undefined);
+});
+
+test('a process whose listener was down empties its cache when it listens again', async () => {
+  const key = await processA.create('beta');
+  assert.ok(await processB.find(key.id));
+  // Both listeners' backends are terminated: A's and B's deletion announcements are lost.
+  await database.pool.query(
+    `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+     WHERE datname = current_database() AND application_name = 'stowage listener stowage_instance_key_deleted'`,
+  );
+  await database.pool.query('DELETE FROM instance_keys WHERE key_id = $1', [key.id]);
+  await waitUntil(async () => (await processB.find(key.id)) === undefined);
+});

@@ -1,0 +1,94 @@
+import { randomUUID } from 'node:crypto';
+import type { Producer } from 'kafkajs';
+import { s3TestServer } from '../../support/services.ts';
+import { sendRequests } from '../../workers/support/kafka.ts';
+
+/** The configuration a customer POSTs: the test S3 server's bucket, under a prefix of its own. */
+export function bucketConfig(bucket: string, pathPrefix: string) {
+  const server = s3TestServer();
+  return {
+    enabled: true,
+    region: server.region,
+    bucket,
+    accessKey: server.accessKeyId,
+    secretKey: server.secretAccessKey,
+    endpoint: server.endpoint,
+    pathPrefix,
+  };
+}
+
+/** POST /api/instance/s3/:instance as the platform calls it; resolves to the response. */
+export async function postConfig(apiUrl: string, token: string, instance: string, body: object) {
+  const response = await fetch(`${apiUrl}/api/instance/s3/${instance}`, {
+    method: 'POST',
+    headers: { token, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, body: await response.text() };
+}
+
+/**
+ * Live traffic: configuration POSTs to the instances through whichever API is current, and media
+ * messages for them, until stopped. Every failed POST is kept, every message id sent too.
+ */
+export class DrillTraffic {
+  apiUrl: string;
+  readonly sent: string[] = [];
+  readonly postFailures: string[] = [];
+  private running = true;
+  private readonly loops: Promise<void>[];
+
+  constructor(
+    apiUrl: string,
+    private readonly deps: {
+      token: string;
+      instances: readonly string[];
+      bucket: string;
+      producer: Producer;
+      topic: string;
+    },
+  ) {
+    this.apiUrl = apiUrl;
+    this.loops = [this.posting(), this.messaging()];
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await Promise.all(this.loops);
+  }
+
+  private pick(): string {
+    const { instances } = this.deps;
+    return instances[Math.floor(Math.random() * instances.length)]!;
+  }
+
+  private async posting(): Promise<void> {
+    for (let n = 0; this.running; n++) {
+      const instance = this.pick();
+      const body = bucketConfig(this.deps.bucket, `drill/${instance}/${n % 2}/`);
+      const answer = await postConfig(this.apiUrl, this.deps.token, instance, body).catch(
+        (error: unknown) => ({ status: 0, body: String(error) }),
+      );
+      if (answer.status !== 200) this.postFailures.push(`${answer.status} ${answer.body}`);
+      await pause(100);
+    }
+  }
+
+  private async messaging(): Promise<void> {
+    while (this.running) {
+      const batch = Array.from({ length: 3 }, () => ({
+        id: randomUUID(),
+        instance: this.pick(),
+        contentType: 'text/plain',
+        source: { base64: Buffer.from('drill media').toString('base64') },
+      }));
+      await sendRequests(this.deps.producer, this.deps.topic, batch);
+      this.sent.push(...batch.map((request) => request.id));
+      await pause(200);
+    }
+  }
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
