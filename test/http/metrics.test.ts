@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import Fastify from 'fastify';
-import { createMetrics, metricsRoute, postgresProjectionLag } from '../../src/http/metrics.ts';
-import { liveProjection } from '../../src/projections/project-batch.ts';
+import { createMetrics, metricsRoute } from '../../src/http/metrics.ts';
+import { PostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
+import { projectionLagSeconds } from '../../src/projections/projection-lag.ts';
 import { commandSide, enable } from '../support/command-side.ts';
 import { createTestDatabase } from '../support/database.ts';
 import { projectorOver, reached } from '../projections/support/projection-harness.ts';
@@ -38,7 +39,10 @@ test('GET /metrics answers the worker metrics in Prometheus text format', async 
 test('projection lag is the age of the oldest event the read model has not applied', async () => {
   const database = await createTestDatabase();
   const side = commandSide(database);
-  const lag = postgresProjectionLag(database.pool, liveProjection.checkpoint);
+  const lag = projectionLagSeconds(
+    database.pool,
+    new PostgresEventStore(database.pool, database.connect),
+  );
   try {
     assert.equal(await lag(), 0, 'nothing to project');
     const outcome = await side.handle(enable('alpha', 'secret'));

@@ -8,7 +8,7 @@ import {
   type NewEvent,
   type RecordedEvent,
 } from '../../commands/event-store.ts';
-import type { EventFeed } from '../../projections/event-feed.ts';
+import type { EventFeed, LogIdentity } from '../../projections/event-feed.ts';
 import type { Pool } from '../postgres/pool.ts';
 
 export const eventsChannel = 'stowage_events';
@@ -170,6 +170,19 @@ export class PostgresEventStore implements EventStore, EventFeed {
     } finally {
       await wakeUps.close();
     }
+  }
+
+  /** The cluster's system identifier and the database: a restored copy is the same log. */
+  async logIdentity(): Promise<LogIdentity> {
+    const { rows } = await this.pool.query<{ id: string }>(
+      "SELECT system_identifier::text || '/' || current_database() AS id FROM pg_control_system()",
+    );
+    return { store: 'postgres', id: rows[0]!.id };
+  }
+
+  async firstRecordedAfter(category: string, after: LogPosition | null): Promise<Date | null> {
+    const [first] = await this.readCategory(category, after, 1);
+    return first?.recordedAt ?? null;
   }
 
   async readCategory(
