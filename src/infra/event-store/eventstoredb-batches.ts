@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { RecordedEvent as EsdbRecordedEvent } from '@eventstore/db-client';
 import { comparePositions, type LogPosition } from '../../commands/event-store.ts';
 import type { FeedEvent } from '../../projections/event-feed.ts';
 
@@ -22,9 +23,9 @@ export interface BatchOptions {
  * and flow control holds the server back; that mark must be at least maxBatch for full batches.
  * Once the subscription has caught up ('caughtUp'), a batch goes out as soon as it has an event.
  */
-export async function readInBatches<Resolved extends { event?: unknown }>(
+export async function readInBatches(
   subscription: Readable,
-  decode: (event: NonNullable<Resolved['event']>) => FeedEvent,
+  decode: (event: EsdbRecordedEvent) => FeedEvent,
   onBatch: (events: readonly FeedEvent[]) => Promise<void>,
   { signal, maxBatch, after, lingerMs }: BatchOptions,
 ): Promise<void> {
@@ -51,10 +52,10 @@ export async function readInBatches<Resolved extends { event?: unknown }>(
     let lingerUntil = 0;
     while (!signal.aborted) {
       if (failure) throw failure;
-      let resolved: Resolved | null;
-      while (batch.length < maxBatch && (resolved = subscription.read() as Resolved | null)) {
+      let resolved: { event?: EsdbRecordedEvent } | null;
+      while (batch.length < maxBatch && (resolved = subscription.read() as typeof resolved)) {
         if (!resolved.event) continue;
-        const event = decode(resolved.event as NonNullable<Resolved['event']>);
+        const event = decode(resolved.event);
         // Starting from a position is exclusive on current servers; this keeps an older one
         // from handing over the checkpoint's own event again.
         if (checkpoint && comparePositions(event.position, checkpoint) <= 0) continue;

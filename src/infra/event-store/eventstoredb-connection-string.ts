@@ -1,3 +1,4 @@
+import { accessSync, constants } from 'node:fs';
 import { parseConnectionString } from '@eventstore/db-client/dist/Client/parseConnectionString.js';
 
 /**
@@ -47,12 +48,29 @@ export function connectionStringProblem(url: string): string | undefined {
       if (!clientOptions.includes(flatCase(key))) return `unknown option "${key}"`;
     }
   }
+  let options: Partial<Record<(typeof fileOptions)[number], string>>;
   try {
-    parseConnectionString(connectionString);
-    return undefined;
+    options = parseConnectionString(connectionString);
   } catch (error) {
     const { expected, location } = error as { expected?: string; location?: [number, number] };
     if (!expected || !location) throw error;
     return `expected ${expected} at character ${location[0]}`;
+  }
+  // The client reads these files when it is constructed.
+  for (const option of fileOptions) {
+    const file = options[option];
+    if (file !== undefined && !isReadable(file)) return `${option} ${file} cannot be read`;
+  }
+  return undefined;
+}
+
+const fileOptions = ['tlsCAFile', 'userCertFile', 'userKeyFile'] as const;
+
+function isReadable(file: string): boolean {
+  try {
+    accessSync(file, constants.R_OK);
+    return true;
+  } catch {
+    return false;
   }
 }

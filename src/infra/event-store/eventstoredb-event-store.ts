@@ -106,7 +106,7 @@ export class EventStoreDbEventStore implements EventStore, EventFeed {
     if (signal.aborted) return;
     const subscription = this.subscribeToCategory(category, after, maxBatch);
     try {
-      await readInBatches<AllStreamResolvedEvent>(subscription, decodeRecord, onBatch, {
+      await readInBatches(subscription, decodeRecord, onBatch, {
         signal,
         maxBatch,
         after,
