@@ -57,7 +57,8 @@ export function createMetrics(options: MetricsOptions = {}): ServiceMetrics {
       help: 'Age of the oldest event the read model has not applied yet (0 when caught up).',
       registers,
       async collect() {
-        this.set(await projectionLag());
+        // An event store that does not answer in time must not take every other metric down.
+        this.set(await projectionLag().catch(() => Number.NaN));
       },
     });
   }

@@ -47,10 +47,28 @@ export async function readCheckpointIn(
   { lock = false } = {},
 ): Promise<LogPosition | null> {
   const row = await readRow(db, name, lock ? 'FOR UPDATE' : '');
-  if (row?.log_store && (row.log_store !== log.store || row.log_id !== log.id)) {
+  if (row?.log_store && !isIn(row, log)) {
     throw new CheckpointOfAnotherLog(name, { store: row.log_store, id: row.log_id ?? '' }, log);
   }
   return positionOf(row);
+}
+
+/**
+ * Like readCheckpointIn, but another log's position counts as none: for those who rebuild or
+ * measure against `log` and have no use for a position elsewhere.
+ */
+export async function readCheckpointIfIn(
+  db: Queryable,
+  name: string,
+  log: LogIdentity,
+  { lock = false } = {},
+): Promise<LogPosition | null> {
+  const row = await readRow(db, name, lock ? 'FOR UPDATE' : '');
+  return row && (!row.log_store || isIn(row, log)) ? positionOf(row) : null;
+}
+
+function isIn(row: CheckpointRow, log: LogIdentity): boolean {
+  return row.log_store === log.store && row.log_id === log.id;
 }
 
 async function readRow(db: Queryable, name: string, lock: string) {

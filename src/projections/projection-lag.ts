@@ -1,6 +1,6 @@
 import { instanceStreamCategory } from '../domain/s3-config.ts';
 import type { Pool } from '../infra/postgres/pool.ts';
-import { CheckpointOfAnotherLog, readCheckpointIn } from './checkpoints.ts';
+import { readCheckpointIfIn } from './checkpoints.ts';
 import type { EventFeed, LogIdentity } from './event-feed.ts';
 import { liveProjection } from './project-batch.ts';
 
@@ -13,12 +13,7 @@ export function projectionLagSeconds(pool: Pool, feed: EventFeed): () => Promise
   let log: LogIdentity | undefined;
   return async () => {
     log ??= await feed.logIdentity();
-    const checkpoint = await readCheckpointIn(pool, liveProjection.checkpoint, log).catch(
-      (error: unknown) => {
-        if (error instanceof CheckpointOfAnotherLog) return null;
-        throw error;
-      },
-    );
+    const checkpoint = await readCheckpointIfIn(pool, liveProjection.checkpoint, log);
     const oldest = await feed.firstRecordedAfter(instanceStreamCategory, checkpoint);
     return oldest ? Math.max(0, (Date.now() - oldest.getTime()) / 1000) : 0;
   };

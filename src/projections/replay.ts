@@ -2,12 +2,7 @@ import type pg from 'pg';
 import { comparePositions, type LogPosition } from '../commands/event-store.ts';
 import { instanceStreamCategory } from '../domain/s3-config.ts';
 import { inTransaction, type Pool } from '../infra/postgres/pool.ts';
-import {
-  CheckpointOfAnotherLog,
-  deleteCheckpoint,
-  readCheckpointIn,
-  writeCheckpoint,
-} from './checkpoints.ts';
+import { deleteCheckpoint, readCheckpointIfIn, writeCheckpoint } from './checkpoints.ts';
 import type { EventFeed, FeedEvent, LogIdentity } from './event-feed.ts';
 import {
   commitBatch,
@@ -112,6 +107,13 @@ async function alone<T>(pool: Pool, work: () => Promise<T>): Promise<T> {
   return result;
 }
 
+/**
+ * The live checkpoint, if it is in the replayed log: a position in another log (the event store
+ * was switched) is nothing to catch up to, and the swap replaces it.
+ */
+const liveCheckpoint = (db: Pool | pg.ClientBase, log: LogIdentity, lock = false) =>
+  readCheckpointIfIn(db, liveProjection.checkpoint, log, { lock });
+
 interface Rebuild {
   /** The log replayed: the live checkpoint is swapped in with it. */
   log: LogIdentity;
@@ -178,7 +180,7 @@ async function finish(
   const db = await deps.pool.connect();
   try {
     await db.query('BEGIN');
-    const live = await liveCheckpoint(db, rebuild.log, { lock: true });
+    const live = await liveCheckpoint(db, rebuild.log, true);
     await readUpTo(deps, rebuild, live, db);
     const rebuilt = rebuild.checkpoint;
     const liveBehind = rebuilt !== null && (!live || comparePositions(live, rebuilt) < 0);
@@ -233,23 +235,6 @@ async function readAlong(
     );
   } finally {
     clearTimeout(idle);
-  }
-}
-
-/**
- * The live checkpoint, if it is in the replayed log: a position in another log (the event store
- * was switched) is nothing to catch up to, and the swap replaces it.
- */
-async function liveCheckpoint(
-  db: Pick<pg.ClientBase, 'query'>,
-  log: LogIdentity,
-  options: { lock?: boolean } = {},
-): Promise<LogPosition | null> {
-  try {
-    return await readCheckpointIn(db, liveProjection.checkpoint, log, options);
-  } catch (error) {
-    if (error instanceof CheckpointOfAnotherLog) return null;
-    throw error;
   }
 }
 

@@ -36,6 +36,21 @@ test('GET /metrics answers the worker metrics in Prometheus text format', async 
   assert.match(body, /^process_resident_memory_bytes \d+/m);
 });
 
+test('a projection lag that cannot be read shows as NaN, the other metrics still answer', async () => {
+  const metrics = createMetrics({
+    projectionLagSeconds: async () => {
+      throw new Error('the event store did not answer');
+    },
+  });
+  const app = Fastify();
+  await app.register(metricsRoute(metrics));
+  const response = await app.inject({ method: 'GET', url: '/metrics' });
+  await app.close();
+  assert.equal(response.statusCode, 200);
+  assert.match(response.body, /^stowage_projection_lag_seconds nan$/im);
+  assert.match(response.body, /^process_resident_memory_bytes \d+/m);
+});
+
 test('projection lag is the age of the oldest event the read model has not applied', async () => {
   const database = await createTestDatabase();
   const side = commandSide(database);

@@ -10,23 +10,9 @@ import {
 } from '../../commands/event-store.ts';
 import type { EventFeed, LogIdentity } from '../../projections/event-feed.ts';
 import type { Pool } from '../postgres/pool.ts';
+import { escapeLike, eventColumns, toRecordedEvent, type EventRow } from './postgres-event-rows.ts';
 
 export const eventsChannel = 'stowage_events';
-
-interface EventRow {
-  global_position: string;
-  transaction_id: string;
-  stream_name: string;
-  stream_revision: string;
-  event_id: string;
-  event_type: string;
-  data: Record<string, unknown>;
-  metadata: Record<string, unknown>;
-  recorded_at: Date;
-}
-
-const eventColumns =
-  'global_position, transaction_id::text AS transaction_id, stream_name, stream_revision, event_id, event_type, data, metadata, recorded_at';
 
 // Each append is one statement, so one round trip and one implicit transaction: the stream row
 // moves to its new revision only from the expected one (a concurrent append waits on the row
@@ -239,21 +225,4 @@ export class PostgresEventStore implements EventStore, EventFeed {
       close: () => client.end().catch(() => {}),
     };
   }
-}
-
-function escapeLike(text: string): string {
-  return text.replace(/[\\%_]/g, (char) => `\\${char}`);
-}
-
-function toRecordedEvent(row: EventRow): RecordedEvent {
-  return {
-    id: row.event_id,
-    type: row.event_type,
-    data: row.data,
-    metadata: row.metadata,
-    stream: row.stream_name,
-    revision: Number(row.stream_revision),
-    position: [BigInt(row.transaction_id), BigInt(row.global_position)],
-    recordedAt: row.recorded_at,
-  };
 }
