@@ -166,9 +166,17 @@ export class PostgresEventStore implements EventStore, EventFeed {
     return { store: 'postgres', id: rows[0]!.id };
   }
 
+  /** Counts events still held back behind an open transaction too: they are unapplied as well. */
   async firstRecordedAfter(category: string, after: LogPosition | null): Promise<Date | null> {
-    const [first] = await this.readCategory(category, after, 1);
-    return first?.recordedAt ?? null;
+    const [transactionId, position] = after ?? [0n, 0n];
+    const { rows } = await this.pool.query<{ recorded_at: Date }>(
+      `SELECT recorded_at FROM events
+       WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint)
+         AND stream_name LIKE $3
+       ORDER BY transaction_id, global_position LIMIT 1`,
+      [transactionId.toString(), position.toString(), `${escapeLike(category)}%`],
+    );
+    return rows[0]?.recorded_at ?? null;
   }
 
   async readCategory(
