@@ -172,6 +172,7 @@ async function naiveReplay(pool: Pool, store: PostgresEventStore, keyring: KeySh
   const target = { ...liveProjection, checkpoint: 'bench:naive', announce: false };
   let checkpoint: LogPosition | null = null;
   let events = 0;
+  const log = await store.logIdentity();
   const started = performance.now();
   while (events < naiveEvents) {
     const page = await store.readCategory(
@@ -181,7 +182,7 @@ async function naiveReplay(pool: Pool, store: PostgresEventStore, keyring: KeySh
     );
     if (page.length === 0) break;
     for (const event of page) {
-      await commitBatch(pool, target, checkpoint, [event], keyring);
+      await commitBatch(pool, target, checkpoint, [event], keyring, log);
       checkpoint = event.position;
       events++;
     }

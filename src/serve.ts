@@ -28,10 +28,10 @@ import { PostgresInstanceListViews } from './queries/instance-list-views.ts';
 import { PostgresUploadHistoryViews } from './queries/upload-history-views.ts';
 import { SettingsError, type Role, type Settings } from './settings.ts';
 import { testS3ConfigRoute } from './commands/test-s3-config.route.ts';
-import { createMetrics, metricsRoute, postgresProjectionLag } from './http/metrics.ts';
+import { createMetrics, metricsRoute } from './http/metrics.ts';
 import { createGuardedAgents } from './infra/s3/guarded-agents.ts';
 import { storedS3Targets } from './infra/s3/stored-s3-config.ts';
-import { liveProjection } from './projections/project-batch.ts';
+import { projectionLagSeconds } from './projections/projection-lag.ts';
 import { startMediaUploadWorker } from './workers/media-upload/worker.ts';
 
 export interface RunningService {
@@ -54,6 +54,8 @@ export async function serve(settings: Settings, roles: ReadonlySet<Role>): Promi
 }
 
 type Cleanup = () => Promise<void>;
+
+const probeStream = 'stowage-readiness-probe';
 
 /** Starts the given roles in this process; every role also serves /health. */
 export async function startService(
@@ -78,17 +80,15 @@ export async function startService(
 
     const readiness: ReadinessCheck[] = [
       { name: 'database', check: async () => void (await database.pool.query('SELECT 1')) },
-      { name: 'eventStore', check: async () => void (await eventStore.readStream('$ping')) },
+      // A user stream that is never written: reading it proves the store answers and lets this
+      // user read (system streams such as $ping are for $admins only once auth is on).
+      { name: 'eventStore', check: async () => void (await eventStore.readStream(probeStream)) },
     ];
     const app = buildApp({ logger, readiness });
     // Closed first on shutdown: no new requests while the rest stops.
     const closeApp = () => app.close();
     const metrics = createMetrics({
-      ...(settings.EVENTSTORE_URL
-        ? {}
-        : {
-            projectionLagSeconds: postgresProjectionLag(database.pool, liveProjection.checkpoint),
-          }),
+      projectionLagSeconds: projectionLagSeconds(database.pool, eventStore),
       masterKeysUnavailable: () => keyring.unavailableMasterKeys.size,
     });
     await app.register(metricsRoute(metrics));
@@ -107,7 +107,11 @@ export async function startService(
       readiness.push({
         name: 'projector',
         check: async () => {
-          if (projectorFailed) throw new Error('the projection stopped on a poison event');
+          if (projectorFailed) {
+            throw new Error(
+              'the projection stopped (a poison event or a checkpoint of another log)',
+            );
+          }
         },
       });
       cleanups.push(() => projector.stop());

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { connectionStringProblem } from './infra/event-store/eventstoredb-connection-string.ts';
 
 const booleanFlag = z.enum(['true', 'false']).transform((value) => value === 'true');
 
@@ -31,12 +32,14 @@ const settingsSchema = z.object({
   STOWAGE_EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
   DATABASE_URL: postgresUrl.optional(),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(20),
+  // Exactly what the EventStoreDB client accepts (kurrentdb:// translated to esdb://).
   EVENTSTORE_URL: z
     .string()
-    .refine(
-      (value) => /^(esdb|esdb\+discover|kurrentdb):\/\//.test(value),
-      'expected an esdb:// URL',
-    )
+    .superRefine((value, context) => {
+      const problem = connectionStringProblem(value);
+      if (problem)
+        context.addIssue({ code: 'custom', message: `expected an esdb:// URL: ${problem}` });
+    })
     .optional(),
   KAFKA_BROKERS: z
     .string()
@@ -120,6 +123,7 @@ const secretVariables = new Set([
   'STOWAGE_SEAL_RETIRED_SECRET_KEYS',
   'DATABASE_URL',
   'REDIS_URL',
+  'EVENTSTORE_URL',
 ]);
 
 export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {

@@ -5,6 +5,13 @@ export interface ReadinessCheck {
   check(): Promise<void>;
 }
 
+/**
+ * How long one readiness check may take. A dependency that accepts connections and never answers
+ * would otherwise hold /health/ready until the orchestrator's own probe timeout, which reports
+ * nothing about which dependency stalled.
+ */
+const readinessDeadlineMs = 2000;
+
 /** Liveness says the process answers; readiness says its database and event store answer too. */
 export function healthRoutes(checks: readonly ReadinessCheck[]) {
   return async (app: FastifyInstance) => {
@@ -14,7 +21,7 @@ export function healthRoutes(checks: readonly ReadinessCheck[]) {
       const results = await Promise.all(
         checks.map(async ({ name, check }) => {
           try {
-            await check();
+            await withDeadline(check(), readinessDeadlineMs, name);
             return [name, 'ok'] as const;
           } catch (error) {
             request.log.warn({ err: error, check: name }, 'readiness check failed');
@@ -28,4 +35,18 @@ export function healthRoutes(checks: readonly ReadinessCheck[]) {
         .send({ status: ready ? 'ready' : 'not ready', checks: Object.fromEntries(results) });
     });
   };
+}
+
+async function withDeadline(work: Promise<void>, ms: number, name: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${name} did not answer within ${ms} ms`)), ms);
+  });
+  // A check that fails after the deadline has nobody left to tell.
+  work.catch(() => {});
+  try {
+    await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Pool } from '../infra/postgres/pool.ts';
 import { knownS3FailureCodes } from '../infra/s3/s3-failure.ts';
 import type { UploadMetrics } from '../workers/media-upload/upload-metrics.ts';
 
@@ -61,7 +60,8 @@ export function createMetrics(options: MetricsOptions = {}): ServiceMetrics {
       help: 'Age of the oldest event the read model has not applied yet (0 when caught up).',
       registers,
       async collect() {
-        this.set(await projectionLag());
+        // An event store that does not answer in time must not take every other metric down.
+        this.set(await projectionLag().catch(() => Number.NaN));
       },
     });
   }
@@ -128,26 +128,5 @@ export function metricsRoute(metrics: ServiceMetrics) {
       reply.type(metrics.registry.contentType);
       return metrics.registry.metrics();
     });
-  };
-}
-
-/**
- * Projection lag with the Postgres event store: the age of the first event after the
- * projection's checkpoint, in the log order the projection reads (transaction id, position).
- */
-export function postgresProjectionLag(pool: Pool, checkpoint: string): () => Promise<number> {
-  return async () => {
-    const { rows } = await pool.query<{ lag: number }>(
-      `SELECT coalesce(extract(epoch FROM now() - (
-         SELECT recorded_at FROM events
-         WHERE (transaction_id, global_position) >
-               (coalesce(c.position_major, 0)::text::xid8, coalesce(c.position_minor, 0)::bigint)
-         ORDER BY transaction_id, global_position LIMIT 1
-       )), 0)::float8 AS lag
-       FROM (SELECT 1) AS one
-       LEFT JOIN projection_checkpoints c ON c.name = $1`,
-      [checkpoint],
-    );
-    return rows[0]?.lag ?? 0;
   };
 }

@@ -1,7 +1,8 @@
 import type pg from 'pg';
-import { formatPosition, type LogPosition, type RecordedEvent } from '../commands/event-store.ts';
+import { formatPosition, type LogPosition } from '../commands/event-store.ts';
 import { inTransaction, type Pool } from '../infra/postgres/pool.ts';
 import { claimCheckpoint, writeCheckpoint } from './checkpoints.ts';
+import type { FeedEvent, LogIdentity } from './event-feed.ts';
 import {
   foldBatch,
   instanceOfStream,
@@ -45,11 +46,12 @@ export async function commitBatch(
   pool: Pool,
   target: ProjectionTarget,
   checkpoint: LogPosition | null,
-  events: readonly RecordedEvent[],
+  events: readonly FeedEvent[],
   keys: KeyShredder,
+  log: LogIdentity,
 ): Promise<FoldedBatch> {
   const folded = await inTransaction(pool, (client) =>
-    projectBatch(client, target, checkpoint, events, keys),
+    projectBatch(client, target, checkpoint, events, keys, log),
   );
   if (folded.poison) throw new PoisonEventError(folded.poison);
   return folded;
@@ -57,25 +59,26 @@ export async function commitBatch(
 
 /**
  * Applies one batch inside the caller's transaction: fence the checkpoint, fold the batch over the
- * stored rows, write rows and checkpoint, announce. Stops short of a poison event (reported in
+ * stored rows, write rows and checkpoint (with `log`, the log the events come from), announce. Stops short of a poison event (reported in
  * the result, or thrown when it is the first event, leaving nothing to commit).
  */
 export async function projectBatch(
   db: pg.ClientBase,
   target: ProjectionTarget,
   checkpoint: LogPosition | null,
-  events: readonly RecordedEvent[],
+  events: readonly FeedEvent[],
   keys: KeyShredder,
+  log: LogIdentity,
 ): Promise<FoldedBatch> {
   if (events.length === 0) return foldBatch(new Map(), events);
-  await claimCheckpoint(db, target.checkpoint, checkpoint);
+  await claimCheckpoint(db, target.checkpoint, checkpoint, log);
   const instances = [...new Set(events.map((event) => instanceOfStream(event.stream) ?? ''))];
   const folded = foldBatch(await loadRows(db, target.table, instances), events);
   if (!folded.through) throw new PoisonEventError(folded.poison!); // the first event is poison
   const through = folded.through;
   const write = async () => {
     await upsertRows(db, target.table, folded.rows);
-    await writeCheckpoint(db, target.checkpoint, through);
+    await writeCheckpoint(db, target.checkpoint, through, log);
     if (target.announce) {
       await announceChanges(
         db,

@@ -4,7 +4,7 @@ import { instanceStreamCategory } from '../domain/s3-config.ts';
 import type { Logger } from '../infra/logger.ts';
 import type { Pool } from '../infra/postgres/pool.ts';
 import { holdAdvisoryLock } from './advisory-lock.ts';
-import { CheckpointMoved, readCheckpoint } from './checkpoints.ts';
+import { CheckpointMoved, CheckpointOfAnotherLog, readCheckpointIn } from './checkpoints.ts';
 import type { EventFeed } from './event-feed.ts';
 import {
   commitBatch,
@@ -35,7 +35,10 @@ export interface ProjectorStats {
 }
 
 export interface Projector {
-  /** Settles once stopped: resolves after stop() or the signal, rejects with PoisonEventError. */
+  /**
+   * Settles once stopped: resolves after stop() or the signal, rejects with PoisonEventError or
+   * CheckpointOfAnotherLog.
+   */
   readonly done: Promise<void>;
   stats(): Readonly<ProjectorStats>;
   stop(): Promise<void>;
@@ -48,7 +51,8 @@ const maxRetryDelayMs = 5000;
 /**
  * The `projector` role: keeps instance_s3_config up to date with the log. One process at a time
  * projects (it holds an advisory lock); others wait as hot standbys. Failures of the database or
- * the feed are retried; a poison event stops the projector for good.
+ * the feed are retried; a poison event, or a checkpoint in another event log, stops the projector
+ * for good.
  */
 export function startProjector(deps: ProjectorDeps): Projector {
   const controller = new AbortController();
@@ -104,6 +108,10 @@ async function run(deps: ProjectorDeps, signal: AbortSignal, stats: ProjectorSta
         );
         throw error;
       }
+      if (error instanceof CheckpointOfAnotherLog) {
+        log.error(error.message);
+        throw error;
+      }
       if (error instanceof CheckpointMoved) {
         // A replay swapped in a rebuilt read model, or a projector that lost the lock committed
         // first: the stored checkpoint is the truth, so start over from it.
@@ -126,13 +134,21 @@ async function follow(
   stats: ProjectorStats,
   log: Logger,
 ): Promise<void> {
-  let checkpoint = await readCheckpoint(deps.pool, liveProjection.checkpoint);
+  const eventLog = await deps.feed.logIdentity();
+  let checkpoint = await readCheckpointIn(deps.pool, liveProjection.checkpoint, eventLog);
   stats.checkpoint = checkpoint;
   await deps.feed.subscribe(
     instanceStreamCategory,
     checkpoint,
     async (events) => {
-      const folded = await commitBatch(deps.pool, liveProjection, checkpoint, events, deps.keyring);
+      const folded = await commitBatch(
+        deps.pool,
+        liveProjection,
+        checkpoint,
+        events,
+        deps.keyring,
+        eventLog,
+      );
       checkpoint = folded.through;
       stats.checkpoint = checkpoint;
       stats.batches++;

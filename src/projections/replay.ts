@@ -1,14 +1,9 @@
 import type pg from 'pg';
-import { comparePositions, type LogPosition, type RecordedEvent } from '../commands/event-store.ts';
+import { comparePositions, type LogPosition } from '../commands/event-store.ts';
 import { instanceStreamCategory } from '../domain/s3-config.ts';
 import { inTransaction, type Pool } from '../infra/postgres/pool.ts';
-import {
-  deleteCheckpoint,
-  lockCheckpoint,
-  readCheckpoint,
-  writeCheckpoint,
-} from './checkpoints.ts';
-import type { EventFeed } from './event-feed.ts';
+import { deleteCheckpoint, readCheckpointIfIn, writeCheckpoint } from './checkpoints.ts';
+import type { EventFeed, FeedEvent, LogIdentity } from './event-feed.ts';
 import {
   commitBatch,
   liveProjection,
@@ -76,11 +71,11 @@ export async function replayReadModel(
       await deleteCheckpoint(db, rebuildProjection.checkpoint);
     });
     try {
-      const rebuild: Rebuild = { checkpoint: null, events: 0 };
+      const rebuild: Rebuild = { log: await deps.feed.logIdentity(), checkpoint: null, events: 0 };
       await readToEnd(deps, rebuild);
       // Most of what the live projector did meanwhile is caught up before its lock is taken.
-      await readUpTo(deps, rebuild, await readCheckpoint(deps.pool, liveProjection.checkpoint));
-      if (verify) await waitForLive(deps.pool, rebuild.checkpoint, deps.liveLagWaitMs ?? 5000);
+      await readUpTo(deps, rebuild, await liveCheckpoint(deps.pool, rebuild.log));
+      if (verify) await waitForLive(deps.pool, rebuild, deps.liveLagWaitMs ?? 5000);
       return { events: rebuild.events, ...(await finish(deps, rebuild, verify)) };
     } finally {
       await inTransaction(deps.pool, async (db) => {
@@ -112,7 +107,16 @@ async function alone<T>(pool: Pool, work: () => Promise<T>): Promise<T> {
   return result;
 }
 
+/**
+ * The live checkpoint, if it is in the replayed log: a position in another log (the event store
+ * was switched) is nothing to catch up to, and the swap replaces it.
+ */
+const liveCheckpoint = (db: Pool | pg.ClientBase, log: LogIdentity, lock = false) =>
+  readCheckpointIfIn(db, liveProjection.checkpoint, log, { lock });
+
 interface Rebuild {
+  /** The log replayed: the live checkpoint is swapped in with it. */
+  log: LogIdentity;
   checkpoint: LogPosition | null;
   events: number;
 }
@@ -124,12 +128,13 @@ interface Rebuild {
 async function apply(
   deps: ReplayDeps,
   rebuild: Rebuild,
-  events: readonly RecordedEvent[],
+  events: readonly FeedEvent[],
   db?: pg.ClientBase,
 ): Promise<void> {
+  const { checkpoint, log } = rebuild;
   const folded = db
-    ? await projectBatch(db, rebuildProjection, rebuild.checkpoint, events, deps.keyring)
-    : await commitBatch(deps.pool, rebuildProjection, rebuild.checkpoint, events, deps.keyring);
+    ? await projectBatch(db, rebuildProjection, checkpoint, events, deps.keyring, log)
+    : await commitBatch(deps.pool, rebuildProjection, checkpoint, events, deps.keyring, log);
   if (folded.poison) throw new PoisonEventError(folded.poison);
   rebuild.checkpoint = folded.through ?? rebuild.checkpoint;
   rebuild.events += events.length;
@@ -175,7 +180,7 @@ async function finish(
   const db = await deps.pool.connect();
   try {
     await db.query('BEGIN');
-    const live = await lockCheckpoint(db, liveProjection.checkpoint);
+    const live = await liveCheckpoint(db, rebuild.log, true);
     await readUpTo(deps, rebuild, live, db);
     const rebuilt = rebuild.checkpoint;
     const liveBehind = rebuilt !== null && (!live || comparePositions(live, rebuilt) < 0);
@@ -185,7 +190,7 @@ async function finish(
       return { differences, swapped: false, liveBehind };
     }
     await swapInRebuild(db);
-    if (rebuilt) await writeCheckpoint(db, liveProjection.checkpoint, rebuilt);
+    if (rebuilt) await writeCheckpoint(db, liveProjection.checkpoint, rebuilt, rebuild.log);
     await announceChanges(
       db,
       differences.map((difference) => difference.instance),
@@ -209,7 +214,7 @@ async function readAlong(
   from: LogPosition | null,
   maxBatch: number,
   idleMs: number | undefined,
-  step: (events: readonly RecordedEvent[]) => Promise<boolean>,
+  step: (events: readonly FeedEvent[]) => Promise<boolean>,
 ): Promise<void> {
   const stop = new AbortController();
   let idle: NodeJS.Timeout | undefined;
@@ -233,10 +238,11 @@ async function readAlong(
   }
 }
 
-async function waitForLive(pool: Pool, rebuilt: LogPosition | null, waitMs: number) {
+async function waitForLive(pool: Pool, rebuild: Rebuild, waitMs: number) {
   const deadline = Date.now() + waitMs;
+  const rebuilt = rebuild.checkpoint;
   while (rebuilt && Date.now() < deadline) {
-    const live = await readCheckpoint(pool, liveProjection.checkpoint);
+    const live = await liveCheckpoint(pool, rebuild.log);
     if (live && comparePositions(live, rebuilt) >= 0) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

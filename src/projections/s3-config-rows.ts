@@ -1,4 +1,4 @@
-import type { LogPosition, RecordedEvent } from '../commands/event-store.ts';
+import type { LogPosition } from '../commands/event-store.ts';
 import {
   instanceStreamCategory,
   settingsOf,
@@ -7,6 +7,7 @@ import {
   type S3Settings,
 } from '../domain/s3-config.ts';
 import { toS3ConfigEvent } from '../domain/s3-config-events.ts';
+import type { FeedEvent } from './event-feed.ts';
 
 /**
  * The projection's functional core: a batch of recorded events folded into the read-model rows of
@@ -72,7 +73,7 @@ export function instanceOfStream(stream: string): string | undefined {
 
 export function foldBatch(
   stored: ReadonlyMap<string, S3ConfigRow>,
-  events: readonly RecordedEvent[],
+  events: readonly FeedEvent[],
 ): FoldedBatch {
   const changed = new Map<string, S3ConfigRow>();
   const folded: FoldedBatch = {
@@ -122,8 +123,9 @@ type Step =
 function foldOne(
   changed: ReadonlyMap<string, S3ConfigRow>,
   stored: ReadonlyMap<string, S3ConfigRow>,
-  recorded: RecordedEvent,
+  recorded: FeedEvent,
 ): Step {
+  if (recorded.undecodable) return { kind: 'poison', reason: recorded.undecodable };
   const instance = instanceOfStream(recorded.stream);
   if (!instance) return { kind: 'poison', reason: 'stream outside the instance-s3- category' };
   const current = changed.get(instance) ?? stored.get(instance);

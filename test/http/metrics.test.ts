@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import Fastify from 'fastify';
-import { createMetrics, metricsRoute, postgresProjectionLag } from '../../src/http/metrics.ts';
-import { liveProjection } from '../../src/projections/project-batch.ts';
+import { createMetrics, metricsRoute } from '../../src/http/metrics.ts';
+import { PostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
+import { projectionLagSeconds } from '../../src/projections/projection-lag.ts';
 import { commandSide, enable } from '../support/command-side.ts';
 import { createTestDatabase } from '../support/database.ts';
 import { projectorOver, reached } from '../projections/support/projection-harness.ts';
@@ -35,10 +36,28 @@ test('GET /metrics answers the worker metrics in Prometheus text format', async 
   assert.match(body, /^process_resident_memory_bytes \d+/m);
 });
 
+test('a projection lag that cannot be read shows as NaN, the other metrics still answer', async () => {
+  const metrics = createMetrics({
+    projectionLagSeconds: async () => {
+      throw new Error('the event store did not answer');
+    },
+  });
+  const app = Fastify();
+  await app.register(metricsRoute(metrics));
+  const response = await app.inject({ method: 'GET', url: '/metrics' });
+  await app.close();
+  assert.equal(response.statusCode, 200);
+  assert.match(response.body, /^stowage_projection_lag_seconds nan$/im);
+  assert.match(response.body, /^process_resident_memory_bytes \d+/m);
+});
+
 test('projection lag is the age of the oldest event the read model has not applied', async () => {
   const database = await createTestDatabase();
   const side = commandSide(database);
-  const lag = postgresProjectionLag(database.pool, liveProjection.checkpoint);
+  const lag = projectionLagSeconds(
+    database.pool,
+    new PostgresEventStore(database.pool, database.connect),
+  );
   try {
     assert.equal(await lag(), 0, 'nothing to project');
     const outcome = await side.handle(enable('alpha', 'secret'));

@@ -101,6 +101,7 @@ describe('the S3 configuration projection', () => {
       null,
       events,
       noKeys,
+      await store.logIdentity(),
     );
 
     assert.equal(replayed.applied, 0);
@@ -113,10 +114,11 @@ describe('the S3 configuration projection', () => {
     const start = await readCheckpoint(database.pool, liveProjection.checkpoint);
     await appendHistories(store, new Map([['gamma', randomHistory('gamma', 3, seededRandom(2))]]));
     const events = await store.readStream(instanceStream('gamma'));
-    await commitBatch(database.pool, liveProjection, start, events.slice(0, 2), noKeys);
+    const log = await store.logIdentity();
+    await commitBatch(database.pool, liveProjection, start, events.slice(0, 2), noKeys, log);
 
     await assert.rejects(
-      commitBatch(database.pool, liveProjection, start, events, noKeys),
+      commitBatch(database.pool, liveProjection, start, events, noKeys, log),
       CheckpointMoved,
     );
     assert.equal((await readModel(database.pool)).get('gamma')?.revision, 1);

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   EventStoreDBClient,
   NO_STREAM,
@@ -7,8 +8,7 @@ import {
   jsonEvent,
   streamNameFilter,
   type AllStreamResolvedEvent,
-  type Position,
-  type RecordedEvent as EsdbRecordedEvent,
+  type AllStreamSubscription,
 } from '@eventstore/db-client';
 import {
   StreamConflictError,
@@ -20,7 +20,17 @@ import {
   type NewEvent,
   type RecordedEvent,
 } from '../../commands/event-store.ts';
-import type { EventFeed } from '../../projections/event-feed.ts';
+import type { EventFeed, FeedEvent, LogIdentity } from '../../projections/event-feed.ts';
+import { readInBatches } from './eventstoredb-batches.ts';
+import { clientConnectionString } from './eventstoredb-connection-string.ts';
+import { decodeRecord, toLogPosition } from './eventstoredb-records.ts';
+
+/** A short batch waits this long for more history before it goes out (see readInBatches). */
+const lingerMs = 20;
+/** Holds one event whose id names this EventStoreDB cluster's log (see logIdentity). */
+const identityStream = 'stowage-log-identity';
+/** How long firstRecordedAfter waits for the server's word that nothing more is there. */
+const catchUpDeadlineMs = 2000;
 
 /**
  * Event store on EventStoreDB (server 22.6 or later, which reports every event's log position).
@@ -30,7 +40,7 @@ export class EventStoreDbEventStore implements EventStore, EventFeed {
   private readonly client: EventStoreDBClient;
 
   constructor(connectionString: string) {
-    this.client = EventStoreDBClient.connectionString(connectionString);
+    this.client = EventStoreDBClient.connectionString(clientConnectionString(connectionString));
   }
 
   async readStream(stream: string, fromRevision = 0): Promise<RecordedEvent[]> {
@@ -38,7 +48,12 @@ export class EventStoreDbEventStore implements EventStore, EventFeed {
     try {
       const read = this.client.readStream(stream, { fromRevision: BigInt(fromRevision) });
       for await (const resolved of read) {
-        if (resolved.event) events.push(toRecordedEvent(resolved.event));
+        if (!resolved.event) continue;
+        const event = decodeRecord(resolved.event);
+        if (event.undecodable) {
+          throw new Error(`event ${event.id} of ${stream} cannot be read: ${event.undecodable}`);
+        }
+        events.push(event);
       }
     } catch (error) {
       if (error instanceof StreamNotFoundError) return [];
@@ -47,6 +62,12 @@ export class EventStoreDbEventStore implements EventStore, EventFeed {
     return events;
   }
 
+  /**
+   * The result's position is the last appended event's, as the port promises: the server's reply
+   * to an append is not documented to be that event's position when there are several, so a
+   * multi-event append reads its last event back (one more round trip; the command side appends
+   * one event at a time).
+   */
   async appendToStream(
     stream: string,
     events: readonly NewEvent[],
@@ -67,73 +88,104 @@ export class EventStoreDbEventStore implements EventStore, EventFeed {
     }
     // A connection string with throwOnAppendFailure=false reports the conflict instead of throwing.
     if (!result.success) throw new StreamConflictError(stream, expected);
-    return {
-      revision: Number(result.nextExpectedRevision),
-      position: toLogPosition(result.position, `the append to ${stream}`),
-    };
+    const revision = Number(result.nextExpectedRevision);
+    if (events.length === 1) {
+      return { revision, position: toLogPosition(result.position, `the append to ${stream}`) };
+    }
+    const [last] = await this.readStream(stream, revision);
+    if (!last) throw new Error(`the event just appended to ${stream} could not be read back`);
+    return { revision, position: last.position };
   }
 
   async subscribe(
     category: string,
     after: LogPosition | null,
-    onBatch: (events: readonly RecordedEvent[]) => Promise<void>,
+    onBatch: (events: readonly FeedEvent[]) => Promise<void>,
     { signal, maxBatch }: { signal: AbortSignal; maxBatch: number },
   ): Promise<void> {
     if (signal.aborted) return;
-    const subscription = this.client.subscribeToAll({
-      fromPosition: after ? { commit: after[0], prepare: after[1] } : START,
-      filter: streamNameFilter({ prefixes: [category] }),
-    });
-    // The subscription is read in paused mode: whatever it has buffered makes the next batch, and
-    // while onBatch runs nothing is taken, so the client's buffer fills and gRPC flow control
-    // holds the server back.
-    let failure: Error | undefined;
-    let wake: (() => void) | undefined;
-    const wakeUp = () => {
-      const waiting = wake;
-      wake = undefined;
-      waiting?.();
-    };
-    subscription.on('readable', wakeUp);
-    subscription.on('error', (error: Error) => {
-      failure ??= error;
-      wakeUp();
-    });
-    subscription.on('end', () => {
-      failure ??= new Error(`the EventStoreDB subscription to ${category} ended by itself`);
-      wakeUp();
-    });
-    signal.addEventListener('abort', wakeUp);
+    const subscription = this.subscribeToCategory(category, after, maxBatch);
     try {
-      let checkpoint = after;
-      while (!signal.aborted) {
-        if (failure) throw failure;
-        const batch: RecordedEvent[] = [];
-        let resolved: AllStreamResolvedEvent | null;
-        while (batch.length < maxBatch && (resolved = subscription.read()) !== null) {
-          if (!resolved.event) continue;
-          const event = toRecordedEvent(resolved.event);
-          // Starting from a position is exclusive on current servers; this keeps an older one
-          // from handing over the checkpoint's own event again.
-          if (checkpoint && comparePositions(event.position, checkpoint) <= 0) continue;
-          batch.push(event);
-          checkpoint = event.position;
-        }
-        if (batch.length > 0) {
-          await onBatch(batch);
-          continue;
-        }
-        // Nothing buffered: a read that returned null makes the stream emit 'readable' on the
-        // next event, and nothing can fire between that read and setting `wake` here.
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-      }
+      await readInBatches(subscription, decodeRecord, onBatch, {
+        signal,
+        maxBatch,
+        after,
+        lingerMs,
+      });
     } finally {
-      signal.removeEventListener('abort', wakeUp);
-      // Unsubscribing fails when the stream never opened; that failure was already reported.
-      await subscription.unsubscribe().catch(() => {});
-      subscription.destroy();
+      await closeSubscription(subscription);
+    }
+  }
+
+  /** The subscription buffers up to `highWaterMark` events, so batches can fill. */
+  subscribeToCategory(
+    category: string,
+    after: LogPosition | null,
+    highWaterMark: number,
+  ): AllStreamSubscription {
+    return this.client.subscribeToAll(
+      {
+        fromPosition: after ? { commit: after[0], prepare: after[1] } : START,
+        filter: streamNameFilter({ prefixes: [category] }),
+      },
+      { highWaterMark },
+    );
+  }
+
+  /**
+   * The id of the first event of a stream kept for this: written once per cluster, so it differs
+   * between clusters, survives scavenges and backups, and needs no access to system streams.
+   */
+  logIdentity(): Promise<LogIdentity> {
+    this.identity ??= this.readOrWriteIdentity().catch((error: unknown) => {
+      this.identity = undefined;
+      throw error;
+    });
+    return this.identity;
+  }
+
+  private identity: Promise<LogIdentity> | undefined;
+
+  private async readOrWriteIdentity(): Promise<LogIdentity> {
+    const [written] = await this.readStream(identityStream);
+    if (written) return { store: 'eventstoredb', id: written.id };
+    const event = { id: randomUUID(), type: 'StowageLogNamed', data: {}, metadata: {} };
+    try {
+      await this.appendToStream(identityStream, [event], 'no_stream');
+    } catch (error) {
+      // Another process named the log first; its event is the one that counts.
+      if (!(error instanceof StreamConflictError)) throw error;
+    }
+    const [first] = await this.readStream(identityStream);
+    if (!first) throw new Error(`${identityStream} is empty right after it was written`);
+    return { store: 'eventstoredb', id: first.id };
+  }
+
+  /**
+   * A filtered subscription from `after`: its first event, or nothing once the server says it
+   * caught up. $all cannot be read with a server-side filter by this client, and reading it
+   * unfiltered could mean scanning every system event written since.
+   */
+  async firstRecordedAfter(category: string, after: LogPosition | null): Promise<Date | null> {
+    const subscription = this.subscribeToCategory(category, after, 1);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await new Promise<Date | null>((resolve, reject) => {
+        timer = setTimeout(
+          () => reject(new Error('EventStoreDB did not say the subscription caught up')),
+          catchUpDeadlineMs,
+        );
+        subscription.once('caughtUp', () => resolve(null));
+        subscription.once('error', reject);
+        subscription.on('data', (resolved: AllStreamResolvedEvent) => {
+          if (!resolved.event) return;
+          const event = decodeRecord(resolved.event);
+          if (!after || comparePositions(event.position, after) > 0) resolve(event.recordedAt);
+        });
+      });
+    } finally {
+      clearTimeout(timer);
+      await closeSubscription(subscription);
     }
   }
 
@@ -142,36 +194,10 @@ export class EventStoreDbEventStore implements EventStore, EventFeed {
   }
 }
 
-function toRecordedEvent(event: EsdbRecordedEvent): RecordedEvent {
-  const where = `event ${event.id} of ${event.streamId}`;
-  if (!event.isJson) throw new Error(`${where} is not JSON`);
-  return {
-    id: event.id,
-    type: event.type,
-    data: asJsonObject(event.data, `the data of ${where}`),
-    metadata:
-      event.metadata === undefined ? {} : asJsonObject(event.metadata, `the metadata of ${where}`),
-    stream: event.streamId,
-    revision: Number(event.revision),
-    position: toLogPosition(event.position, where),
-    recordedAt: event.created,
-  };
-}
-
-function toLogPosition(position: Position | undefined, of: string): LogPosition {
-  if (!position)
-    throw new Error(`EventStoreDB reported no position for ${of} (server older than 22.6?)`);
-  return [position.commit, position.prepare];
-}
-
-function asJsonObject(value: unknown, what: string): Record<string, unknown> {
-  if (
-    typeof value !== 'object' ||
-    value === null ||
-    Array.isArray(value) ||
-    value instanceof Uint8Array
-  ) {
-    throw new Error(`${what} is not a JSON object`);
-  }
-  return value as Record<string, unknown>;
+async function closeSubscription(subscription: AllStreamSubscription): Promise<void> {
+  // Unsubscribing fails when the stream never opened (that failure was already reported), and
+  // a late error must not go unhandled.
+  subscription.on('error', () => {});
+  await subscription.unsubscribe().catch(() => {});
+  subscription.destroy();
 }

@@ -8,25 +8,11 @@ import {
   type NewEvent,
   type RecordedEvent,
 } from '../../commands/event-store.ts';
-import type { EventFeed } from '../../projections/event-feed.ts';
+import type { EventFeed, LogIdentity } from '../../projections/event-feed.ts';
 import type { Pool } from '../postgres/pool.ts';
+import { escapeLike, eventColumns, toRecordedEvent, type EventRow } from './postgres-event-rows.ts';
 
 export const eventsChannel = 'stowage_events';
-
-interface EventRow {
-  global_position: string;
-  transaction_id: string;
-  stream_name: string;
-  stream_revision: string;
-  event_id: string;
-  event_type: string;
-  data: Record<string, unknown>;
-  metadata: Record<string, unknown>;
-  recorded_at: Date;
-}
-
-const eventColumns =
-  'global_position, transaction_id::text AS transaction_id, stream_name, stream_revision, event_id, event_type, data, metadata, recorded_at';
 
 // Each append is one statement, so one round trip and one implicit transaction: the stream row
 // moves to its new revision only from the expected one (a concurrent append waits on the row
@@ -172,6 +158,27 @@ export class PostgresEventStore implements EventStore, EventFeed {
     }
   }
 
+  /** The cluster's system identifier and the database: a restored copy is the same log. */
+  async logIdentity(): Promise<LogIdentity> {
+    const { rows } = await this.pool.query<{ id: string }>(
+      "SELECT system_identifier::text || '/' || current_database() AS id FROM pg_control_system()",
+    );
+    return { store: 'postgres', id: rows[0]!.id };
+  }
+
+  /** Counts events still held back behind an open transaction too: they are unapplied as well. */
+  async firstRecordedAfter(category: string, after: LogPosition | null): Promise<Date | null> {
+    const [transactionId, position] = after ?? [0n, 0n];
+    const { rows } = await this.pool.query<{ recorded_at: Date }>(
+      `SELECT recorded_at FROM events
+       WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint)
+         AND stream_name LIKE $3
+       ORDER BY transaction_id, global_position LIMIT 1`,
+      [transactionId.toString(), position.toString(), `${escapeLike(category)}%`],
+    );
+    return rows[0]?.recorded_at ?? null;
+  }
+
   async readCategory(
     category: string,
     after: LogPosition | null,
@@ -226,21 +233,4 @@ export class PostgresEventStore implements EventStore, EventFeed {
       close: () => client.end().catch(() => {}),
     };
   }
-}
-
-function escapeLike(text: string): string {
-  return text.replace(/[\\%_]/g, (char) => `\\${char}`);
-}
-
-function toRecordedEvent(row: EventRow): RecordedEvent {
-  return {
-    id: row.event_id,
-    type: row.event_type,
-    data: row.data,
-    metadata: row.metadata,
-    stream: row.stream_name,
-    revision: Number(row.stream_revision),
-    position: [BigInt(row.transaction_id), BigInt(row.global_position)],
-    recordedAt: row.recorded_at,
-  };
 }

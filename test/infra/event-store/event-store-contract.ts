@@ -156,6 +156,22 @@ export function eventStoreContract(name: string, makeStore: () => Promise<StoreU
         }
       });
 
+      test('a multi-event append returns the position of its last event', async () => {
+        const stream = uniqueStream();
+        await store.appendToStream(stream, [newEvent()], 'no_stream');
+        const result = await store.appendToStream(stream, [newEvent(), newEvent(), newEvent()], 0);
+        const read = await store.readStream(stream);
+        assert.equal(result.revision, 3);
+        assert.deepEqual(result.position, read.at(-1)!.position);
+      });
+
+      test('the log identity names the store and stays the same', async () => {
+        const identity = await store.logIdentity();
+        assert.ok(['postgres', 'eventstoredb'].includes(identity.store));
+        assert.ok(identity.id.length > 0);
+        assert.deepEqual(await store.logIdentity(), identity);
+      });
+
       test('successive appends get increasing positions', async () => {
         const streams = [uniqueStream(), uniqueStream(), uniqueStream()];
         const positions: LogPosition[] = [];
@@ -203,6 +219,46 @@ export function eventStoreContract(name: string, makeStore: () => Promise<StoreU
           assertStrictlyIncreasing(follower.events.map((event) => event.position));
           for (const size of follower.batchSizes)
             assert.ok(size >= 1 && size <= 2, `batch of ${size}`);
+        },
+      );
+
+      test('a backlog comes in full batches of maxBatch', { timeout: 60_000 }, async () => {
+        const { category } = uniqueCategory();
+        for (let round = 0; round < 5; round++) {
+          const events = Array.from({ length: 50 }, () => newEvent());
+          await store.appendToStream(
+            `${category}a`,
+            events,
+            round === 0 ? 'no_stream' : round * 50 - 1,
+          );
+        }
+        // Once all of it is readable (the Postgres store holds events back behind any older
+        // transaction still open on the server), it is a backlog.
+        const reader = follow(store, category, null, 1000);
+        await reader.waitFor(250);
+        await reader.stop();
+        const follower = follow(store, category, null, 100);
+        await follower.waitFor(250);
+        await follower.stop();
+        assert.deepEqual(follower.batchSizes, [100, 100, 50]);
+      });
+
+      test(
+        'the recorded time of the first event after a position, none after the last',
+        { timeout: 30_000 },
+        async () => {
+          const { category } = uniqueCategory();
+          assert.equal(await store.firstRecordedAfter(category, null), null);
+          await store.appendToStream(`${category}a`, [newEvent()], 'no_stream');
+          await store.appendToStream(`${category}b`, [newEvent()], 'no_stream');
+          const [first] = await store.readStream(`${category}a`);
+          const [second] = await store.readStream(`${category}b`);
+          assert.deepEqual(await store.firstRecordedAfter(category, null), first!.recordedAt);
+          assert.deepEqual(
+            await store.firstRecordedAfter(category, first!.position),
+            second!.recordedAt,
+          );
+          assert.equal(await store.firstRecordedAfter(category, second!.position), null);
         },
       );
 
