@@ -24,7 +24,8 @@ import { SettingsError, type Role, type Settings } from './settings.ts';
 import { testS3ConfigRoute } from './commands/test-s3-config.route.ts';
 import { createMetrics, metricsRoute, postgresProjectionLag } from './http/metrics.ts';
 import { createGuardedAgents } from './infra/s3/guarded-agents.ts';
-import { storedS3Targets } from './infra/s3/stored-s3-config.ts';
+import { PostgresCredentialTestMailbox } from './infra/postgres/credential-test-mailbox.ts';
+import { startCredentialTestResponder } from './workers/credential-tests/credential-test-responder.ts';
 import { liveProjection } from './projections/project-batch.ts';
 import { startMediaUploadWorker } from './workers/media-upload/worker.ts';
 
@@ -67,6 +68,11 @@ export async function startService(
     const database = await openDatabase(settings, logger);
     cleanups.push(database.close);
     const eventStore = openEventStore(settings, database, cleanups);
+    if (settings.STOWAGE_SEAL_SECRET_KEY && roles.has('api') && !roles.has('worker')) {
+      throw new SettingsError(
+        'invalid setting STOWAGE_SEAL_SECRET_KEY: the api role must not hold the master secret key (give it STOWAGE_SEAL_PUBLIC_KEY only)',
+      );
+    }
     const masterKey = await loadMasterKey(settings, logger);
     const keyring = new PostgresInstanceKeyring(database.pool, masterKey);
 
@@ -126,6 +132,27 @@ export async function startService(
         metrics: metrics.uploads,
       });
       cleanups.push(() => worker.stop());
+      // Further worker checks (e.g. the master key) belong in this list too.
+      readiness.push({ name: 'worker', check: async () => worker.checkConsumer() });
+    }
+    // Stored credentials are tested where they can be opened: by workers, and by a development
+    // process that made its own key (`npm start` without Kafka has no worker to ask).
+    if (masterKey.keypair && (roles.has('worker') || roles.has('api'))) {
+      const agents = createGuardedAgents({
+        allowPrivate: settings.STOWAGE_ALLOW_PRIVATE_ENDPOINTS,
+      });
+      const responder = await startCredentialTestResponder({
+        pool: database.pool,
+        connect: database.connect,
+        mailbox: new PostgresCredentialTestMailbox(database.pool),
+        keys: keyring,
+        connection: { ...agents, timeoutMs: 4_000, maxAttempts: 1 },
+        logger,
+      });
+      cleanups.push(async () => {
+        await responder.stop();
+        agents.destroy();
+      });
     }
 
     const url = await app.listen({ port: settings.PORT, host: settings.HOST });
@@ -216,7 +243,7 @@ async function registerApi(
     testS3ConfigRoute({
       access,
       endpointPolicy,
-      storedTarget: storedS3Targets(database.pool, keyring),
+      testStored: (instance) => new PostgresCredentialTestMailbox(database.pool).ask(instance),
       connection: { ...probeAgents, timeoutMs: 10_000, maxAttempts: 1 },
     }),
   );

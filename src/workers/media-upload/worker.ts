@@ -8,6 +8,7 @@ import { createGuardedAgents } from '../../infra/s3/guarded-agents.ts';
 import type { InstanceKeyOpener } from '../../infra/s3/stored-s3-config.ts';
 import { SettingsError, type Settings } from '../../settings.ts';
 import { batchHandler } from './batch-handler.ts';
+import { ConsumerHealth } from './consumer-health.ts';
 import { OutcomePublisher } from './outcome-publisher.ts';
 import { outcomeRecord, type UploadOutcome } from './outcomes.ts';
 import { messageProcessor } from './process-message.ts';
@@ -29,6 +30,8 @@ export interface MediaUploadWorkerDeps {
 }
 
 export interface MediaUploadWorker {
+  /** For readiness: throws unless the consumer is in its group and running. */
+  checkConsumer(): void;
   /**
    * Stops fetching, abandons the uploads in flight (their messages are delivered again), commits
    * what completed and disconnects, within STOWAGE_SHUTDOWN_TIMEOUT_MS.
@@ -74,6 +77,7 @@ export async function startMediaUploadWorker(
     // Also how long a fetch with every partition paused sleeps: the granularity of resuming.
     maxWaitTimeInMs: 1_000,
   });
+  const consumerHealth = new ConsumerHealth(consumer);
   const publisher = new OutcomePublisher((topicMessages) => producer.sendBatch({ topicMessages }));
   const recorder = new StatusRecorder((statuses) => writeUploadStatuses(pool, statuses), log);
   const stopping = new AbortController();
@@ -160,6 +164,7 @@ export async function startMediaUploadWorker(
 
   let stopped: Promise<void> | undefined;
   return {
+    checkConsumer: () => consumerHealth.check(),
     stop() {
       stopped ??= withinBound(shutdown(), settings.STOWAGE_SHUTDOWN_TIMEOUT_MS, () =>
         log.error(

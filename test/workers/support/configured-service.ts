@@ -27,11 +27,12 @@ export class ConfiguredService {
   ) {}
 
   static async start(): Promise<ConfiguredService> {
-    const sealSecretKey = keypairToJson(generateKeypair()).secretKey;
+    const keys = keypairToJson(generateKeypair());
     const api = await startTestApi(
-      { STOWAGE_SEAL_SECRET_KEY: sealSecretKey, STOWAGE_ALLOW_PRIVATE_ENDPOINTS: 'true' },
+      { STOWAGE_SEAL_PUBLIC_KEY: keys.publicKey, STOWAGE_ALLOW_PRIVATE_ENDPOINTS: 'true' },
       ['api', 'projector'],
     );
+    const sealSecretKey = keys.secretKey;
     const account = `acct-${randomUUID().slice(0, 8)}`;
     const { accountToken } = await api.access.createAccount(account);
     return new ConfiguredService(api, sealSecretKey, account, accountToken);
@@ -80,6 +81,19 @@ export class ConfiguredService {
         lastError: { at: string; reason: string } | null;
       } | null;
     };
+  }
+
+  /** POST /api/instance/s3/:instance/test; without a body it tests the stored credentials. */
+  testCredentials(instance: string, body?: unknown) {
+    return this.api.service.app.inject({
+      method: 'POST',
+      url: `/api/instance/s3/${instance}/test`,
+      headers: {
+        token: this.accountToken,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
+    });
   }
 
   close(): Promise<void> {
