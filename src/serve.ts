@@ -138,21 +138,15 @@ export async function startService(
     // Stored credentials are tested where they can be opened: by workers, and by a development
     // process that made its own key (`npm start` without Kafka has no worker to ask).
     if (masterKey.keypair && (roles.has('worker') || roles.has('api'))) {
-      const agents = createGuardedAgents({
-        allowPrivate: settings.STOWAGE_ALLOW_PRIVATE_ENDPOINTS,
-      });
       const responder = await startCredentialTestResponder({
         pool: database.pool,
         connect: database.connect,
         mailbox: new PostgresCredentialTestMailbox(database.pool),
         keys: keyring,
-        connection: { ...agents, timeoutMs: 4_000, maxAttempts: 1 },
+        allowPrivateEndpoints: settings.STOWAGE_ALLOW_PRIVATE_ENDPOINTS,
         logger,
       });
-      cleanups.push(async () => {
-        await responder.stop();
-        agents.destroy();
-      });
+      cleanups.push(() => responder.stop());
     }
 
     const url = await app.listen({ port: settings.PORT, host: settings.HOST });

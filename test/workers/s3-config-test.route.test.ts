@@ -73,7 +73,7 @@ describe('POST /api/instance/s3/:instance/test', () => {
       connect: database.connect,
       mailbox: new PostgresCredentialTestMailbox(database.pool),
       keys: new PostgresInstanceKeyring(database.pool, masterKey),
-      connection: { ...agents, timeoutMs: 5_000, maxAttempts: 1 },
+      allowPrivateEndpoints: true,
       logger,
     });
     const mailbox = new PostgresCredentialTestMailbox(database.pool);

@@ -8,6 +8,7 @@ import {
 } from '../../infra/postgres/credential-test-mailbox.ts';
 import type { Pool } from '../../infra/postgres/pool.ts';
 import { probeBucket } from '../../infra/s3/bucket-probe.ts';
+import { createGuardedAgents } from '../../infra/s3/guarded-agents.ts';
 import { createS3Client, type S3Connection } from '../../infra/s3/s3-client.ts';
 import { storedS3Targets, type InstanceKeyOpener } from '../../infra/s3/stored-s3-config.ts';
 
@@ -18,8 +19,8 @@ export interface CredentialTestResponderDeps {
   mailbox: PostgresCredentialTestMailbox;
   /** Must hold the master key's secret half. */
   keys: InstanceKeyOpener;
-  /** SSRF-guarded; a short timeout and one attempt so the answer arrives while it is awaited. */
-  connection: S3Connection;
+  /** Whether customer endpoints may be private addresses (STOWAGE_ALLOW_PRIVATE_ENDPOINTS). */
+  allowPrivateEndpoints: boolean;
   logger: Logger;
 }
 
@@ -35,6 +36,10 @@ export async function startCredentialTestResponder(
 ): Promise<{ stop(): Promise<void> }> {
   const log = deps.logger.child({ component: 'credential-test-responder' });
   const storedTarget = storedS3Targets(deps.pool, deps.keys);
+  // SSRF-guarded, like uploads; a short timeout and one attempt per step, so that all three
+  // steps are answered while the API still waits.
+  const agents = createGuardedAgents({ allowPrivate: deps.allowPrivateEndpoints });
+  const connection: S3Connection = { ...agents, timeoutMs: 4_000, maxAttempts: 1 };
   const running = new Set<Promise<void>>();
   let draining = false;
   let stopped = false;
@@ -43,7 +48,7 @@ export async function startCredentialTestResponder(
     try {
       const target = await storedTarget(request.instance);
       if (!target) return { outcome: 'notEnabled' };
-      const client = createS3Client(target.location, deps.connection);
+      const client = createS3Client(target.location, connection);
       const steps = await probeBucket(client, target.bucket, target.pathPrefix);
       return { outcome: 'tested', bucket: target.bucket, steps };
     } catch (error) {
@@ -103,6 +108,7 @@ export async function startCredentialTestResponder(
       clearInterval(sweep);
       await listener.close();
       await Promise.allSettled(running);
+      agents.destroy();
     },
   };
 }
