@@ -30,8 +30,9 @@ import { SettingsError, type Role, type Settings } from './settings.ts';
 import { testS3ConfigRoute } from './commands/test-s3-config.route.ts';
 import { createMetrics, metricsRoute } from './http/metrics.ts';
 import { createGuardedAgents } from './infra/s3/guarded-agents.ts';
-import { storedS3Targets } from './infra/s3/stored-s3-config.ts';
 import { projectionLagSeconds } from './projections/projection-lag.ts';
+import { PostgresCredentialTestMailbox } from './infra/postgres/credential-test-mailbox.ts';
+import { startCredentialTestResponder } from './workers/credential-tests/credential-test-responder.ts';
 import { startMediaUploadWorker } from './workers/media-upload/worker.ts';
 
 export interface RunningService {
@@ -75,6 +76,11 @@ export async function startService(
     const database = await openDatabase(settings, logger);
     cleanups.push(database.close);
     const eventStore = openEventStore(settings, database, cleanups);
+    if (settings.STOWAGE_SEAL_SECRET_KEY && roles.has('api') && !roles.has('worker')) {
+      throw new SettingsError(
+        'invalid setting STOWAGE_SEAL_SECRET_KEY: the api role must not hold the master secret key (give it STOWAGE_SEAL_PUBLIC_KEY only)',
+      );
+    }
     const masterKey = await loadMasterKey(settings, logger);
     const keyring = new PostgresInstanceKeyring(database.pool, masterKey);
 
@@ -146,6 +152,20 @@ export async function startService(
         metrics: metrics.uploads,
       });
       cleanups.push(() => worker.stop());
+      readiness.push({ name: 'worker', check: async () => worker.checkConsumer() });
+    }
+    // Stored credentials are tested where they can be opened: by workers, and by a development
+    // process that made its own key (`npm start` without Kafka has no worker to ask).
+    if (masterKey.keypair && (roles.has('worker') || roles.has('api'))) {
+      const responder = await startCredentialTestResponder({
+        pool: database.pool,
+        connect: database.connect,
+        mailbox: new PostgresCredentialTestMailbox(database.pool),
+        keys: keyring,
+        allowPrivateEndpoints: settings.STOWAGE_ALLOW_PRIVATE_ENDPOINTS,
+        logger,
+      });
+      cleanups.push(() => responder.stop());
     }
 
     const url = await app.listen({ port: settings.PORT, host: settings.HOST });
@@ -253,7 +273,7 @@ async function registerApi(
     testS3ConfigRoute({
       access,
       endpointPolicy,
-      storedTarget: storedS3Targets(database.pool, keyring),
+      testStored: (instance) => new PostgresCredentialTestMailbox(database.pool).ask(instance),
       connection: { ...probeAgents, timeoutMs: 10_000, maxAttempts: 1 },
     }),
   );

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { refuseForbiddenEndpoint } from './endpoint-address-check.ts';
@@ -7,7 +7,7 @@ import type { InstanceAccessHooks } from '../http/auth.ts';
 import type { AddressPolicy } from '../infra/network/address-policy.ts';
 import { probeBucket } from '../infra/s3/bucket-probe.ts';
 import { createS3Client, type S3Connection } from '../infra/s3/s3-client.ts';
-import type { StoredS3Target } from '../infra/s3/stored-s3-config.ts';
+import { lateWorker, noWorker, type StoredTestAnswer } from './stored-credential-test.ts';
 import {
   failureResponse,
   instanceParams,
@@ -18,9 +18,12 @@ import {
 export interface TestS3ConfigRouteDeps {
   access: InstanceAccessHooks;
   endpointPolicy: AddressPolicy;
-  /** The instance's configuration with its secret opened; undefined when not enabled. */
-  storedTarget(instance: string): Promise<StoredS3Target | undefined>;
-  /** SSRF-guarded agents; a short timeout and one attempt keep the answer prompt and honest. */
+  /** Has a worker, which can open the stored secret, test the instance's stored credentials. */
+  testStored(instance: string): Promise<StoredTestAnswer>;
+  /**
+   * For supplied settings, tested here. SSRF-guarded agents; a short timeout and one attempt
+   * keep the answer prompt and honest.
+   */
   connection: S3Connection;
 }
 
@@ -65,12 +68,12 @@ export function testS3ConfigRoute(deps: TestS3ConfigRouteDeps) {
       {
         config: { failureMessage: 'Failed to test S3 configuration', rateLimit: {} },
         onRequest: deps.access.authenticate,
-        preValidation: deps.access.authorizeInstance,
+        preValidation: [deps.access.authorizeInstance, emptyBodyTestsStored],
         preHandler: refuseForbiddenEndpoint(deps.endpointPolicy),
         schema: {
           summary: 'Test S3',
           description:
-            'Checks the stored credentials (or the settings in the body, which are not stored) against the bucket now: HeadBucket, then writing and deleting a small probe object under pathPrefix. Answers each step; ok is true when uploads will work. The secret key is never returned.',
+            'Checks the stored credentials (no body, or `{}`; a worker runs the check, since only workers can open stored secrets) or the settings in the body (not stored) against the bucket now: HeadBucket, then writing and deleting a small probe object under pathPrefix. Answers each step; ok is true when uploads will work. The secret key is never returned. 503 when no worker is running to test stored credentials.',
           params: instanceParams,
           headers: z.object({ token: z.string().optional() }),
           body: suppliedSettings(deps.endpointPolicy).nullish(),
@@ -83,27 +86,55 @@ export function testS3ConfigRoute(deps: TestS3ConfigRouteDeps) {
             415: failureResponse,
             429: failureResponse,
             500: failureResponse,
+            503: failureResponse,
+            504: failureResponse,
           },
         },
       },
       async (request) => {
         const supplied = request.body;
-        const target = supplied
-          ? fromSupplied(supplied)
-          : await deps.storedTarget(request.params.instance);
-        if (!target) throw new ApiError(400, notEnabled);
+        if (!supplied) return storedAnswer(await deps.testStored(request.params.instance));
+        const target = fromSupplied(supplied);
         const client = createS3Client(target.location, deps.connection);
         const steps = await probeBucket(client, target.bucket, target.pathPrefix);
         return {
           success: true as const,
           ok: steps.every((step) => step.ok),
-          tested: supplied ? ('supplied' as const) : ('stored' as const),
+          tested: 'supplied' as const,
           bucket: target.bucket,
           steps,
         };
       },
     );
   };
+}
+
+// `{}` carries no settings, so it means the same as no body: test the stored ones.
+async function emptyBodyTestsStored(request: FastifyRequest): Promise<void> {
+  const { body } = request;
+  const empty = typeof body === 'object' && body !== null && !Array.isArray(body);
+  if (empty && Object.keys(body).length === 0) request.body = null;
+}
+
+function storedAnswer(answer: StoredTestAnswer) {
+  switch (answer.outcome) {
+    case 'tested':
+      return {
+        success: true as const,
+        ok: answer.steps.every((step) => step.ok),
+        tested: 'stored' as const,
+        bucket: answer.bucket,
+        steps: answer.steps,
+      };
+    case 'notEnabled':
+      throw new ApiError(400, notEnabled);
+    case 'noWorker':
+      throw new ApiError(503, noWorker);
+    case 'late':
+      throw new ApiError(504, lateWorker);
+    case 'failed':
+      throw new Error('the worker could not test the stored credentials (see its log)');
+  }
 }
 
 function fromSupplied(body: z.output<ReturnType<typeof suppliedSettings>>) {

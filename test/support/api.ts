@@ -39,7 +39,8 @@ export async function startTestApi(
     DATABASE_URL: database.url,
     PORT: '0',
     HOST: '127.0.0.1',
-    STOWAGE_SEAL_SECRET_KEY: keypairToJson(generateKeypair()).secretKey,
+    // As deployed: API processes get the public half only (the worker opens secrets).
+    STOWAGE_SEAL_PUBLIC_KEY: keypairToJson(generateKeypair()).publicKey,
     ...env,
   });
   const service = await startService(settings, new Set(roles), logger);

@@ -2,15 +2,22 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { notEnabled, testS3ConfigRoute } from '../../src/commands/test-s3-config.route.ts';
+import {
+  notEnabled,
+  testS3ConfigRoute,
+  type TestS3ConfigRouteDeps,
+} from '../../src/commands/test-s3-config.route.ts';
 import { buildApp, type App } from '../../src/http/app.ts';
 import { accessControl, instanceAccess } from '../../src/http/auth.ts';
 import { requestRateLimit } from '../../src/http/rate-limit.ts';
 import { PostgresAccessStore } from '../../src/infra/postgres/access-store.ts';
 import { createGuardedAgents } from '../../src/infra/s3/guarded-agents.ts';
-import { storedS3Targets } from '../../src/infra/s3/stored-s3-config.ts';
+import { lateWorker, noWorker } from '../../src/commands/stored-credential-test.ts';
+import { PostgresCredentialTestMailbox } from '../../src/infra/postgres/credential-test-mailbox.ts';
+import { PostgresInstanceKeyring } from '../../src/infra/postgres/postgres-instance-keyring.ts';
 import type { Projector } from '../../src/projections/projector.ts';
-import { commandSide, enable } from '../support/command-side.ts';
+import { startCredentialTestResponder } from '../../src/workers/credential-tests/credential-test-responder.ts';
+import { commandSide, enable, testMasterKey } from '../support/command-side.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { s3TestServer } from '../support/services.ts';
 import { projectorOver, reached } from '../projections/support/projection-harness.ts';
@@ -19,6 +26,8 @@ import { createTestBucket, objectKeys, removeTestBucket, testS3Client } from './
 describe('POST /api/instance/s3/:instance/test', () => {
   let database: TestDatabase;
   let app: App;
+  let responder: { stop(): Promise<void> };
+  let side: ReturnType<typeof commandSide>;
   let access: PostgresAccessStore;
   let projector: Projector;
   let s3: S3Client;
@@ -39,7 +48,9 @@ describe('POST /api/instance/s3/:instance/test', () => {
     s3 = testS3Client();
     bucket = await createTestBucket(s3);
     database = await createTestDatabase();
-    const side = commandSide(database);
+    // As deployed: the API seals with the public half only; the worker holds the secret half.
+    const masterKey = testMasterKey();
+    side = commandSide(database, { id: masterKey.id, publicKey: masterKey.publicKey });
     projector = projectorOver(database, { keyring: side.keyring });
     const logger = pino({ level: 'silent' });
     access = new PostgresAccessStore({ pool: database.pool, connect: database.connect, logger });
@@ -57,21 +68,36 @@ describe('POST /api/instance/s3/:instance/test', () => {
     );
     await reached(projector, outcome.position ?? null);
 
-    app = buildApp({ logger, readiness: [] });
-    await app.register(accessControl);
-    await app.register(requestRateLimit);
-    await app.register(
+    responder = await startCredentialTestResponder({
+      pool: database.pool,
+      connect: database.connect,
+      mailbox: new PostgresCredentialTestMailbox(database.pool),
+      keys: new PostgresInstanceKeyring(database.pool, masterKey),
+      allowPrivateEndpoints: true,
+      logger,
+    });
+    const mailbox = new PostgresCredentialTestMailbox(database.pool);
+    app = await routeApp((instance) => mailbox.ask(instance));
+  });
+
+  const routeApp = async (testStored: TestS3ConfigRouteDeps['testStored']) => {
+    const routed = buildApp({ logger: pino({ level: 'silent' }), readiness: [] });
+    await routed.register(accessControl);
+    await routed.register(requestRateLimit);
+    await routed.register(
       testS3ConfigRoute({
         access: instanceAccess(access),
         endpointPolicy: { allowPrivate: true },
-        storedTarget: storedS3Targets(database.pool, side.keyring),
+        testStored,
         connection: { ...agents, timeoutMs: 5_000, maxAttempts: 1 },
       }),
     );
-  });
+    return routed;
+  };
 
   after(async () => {
     await app?.close();
+    await responder?.stop();
     await projector?.stop();
     await access?.close();
     agents.destroy();
@@ -107,6 +133,50 @@ describe('POST /api/instance/s3/:instance/test', () => {
     );
     assert.match(answer.steps[1].message, /^wrote media\/stowage-probe-/);
     assert.deepEqual(await objectKeys(s3, bucket), []);
+  });
+
+  test('`{}` tests the stored credentials too, and the mailbox keeps no row', async () => {
+    const response = await probe('configured', {});
+    assert.equal(response.statusCode, 200, response.body);
+    assert.equal(response.json().tested, 'stored');
+    assert.equal(response.json().ok, true);
+    const { rows } = await database.pool.query(
+      'SELECT count(*)::int AS n FROM credential_test_requests',
+    );
+    assert.equal(rows[0].n, 0);
+  });
+
+  test('stored credentials that the bucket refuses are answered as a failed step', async () => {
+    const { instanceToken } = await access.createInstance('acme', 'wrong-secret');
+    const outcome = await side.handle(
+      enable('wrong-secret', 'not-the-right-secret', {
+        region: server().region,
+        bucket,
+        accessKey: server().accessKeyId,
+        endpoint: server().endpoint,
+      }),
+    );
+    await reached(projector, outcome.position ?? null);
+    const response = await probe('wrong-secret', undefined, { token: instanceToken });
+    assert.equal(response.statusCode, 200, response.body);
+    assert.equal(response.json().ok, false);
+    assert.equal(response.json().steps[0].code, 'AccessDenied');
+    assert.ok(!response.body.includes('not-the-right-secret'));
+  });
+
+  test('a worker that took the request but did not answer in time gives 504', async () => {
+    const lonely = await routeApp(async () => ({ outcome: 'late' }));
+    try {
+      const response = await lonely.inject({
+        method: 'POST',
+        url: '/api/instance/s3/configured/test',
+        headers: { token },
+      });
+      assert.equal(response.statusCode, 504);
+      assert.equal(response.json().error.message, lateWorker);
+    } finally {
+      await lonely.close();
+    }
   });
 
   test('supplied settings with a wrong secret fail at the first step; the rest is skipped', async () => {
@@ -149,5 +219,28 @@ describe('POST /api/instance/s3/:instance/test', () => {
     assert.equal(refused.json().error.details[0].field, 'endpoint');
     const incomplete = await probe('configured', { region: 'us-east-1' });
     assert.equal(incomplete.statusCode, 400);
+  });
+
+  // Last: it stops the worker side.
+  test('with no worker running, a stored test answers 503 within its bound and leaves no row', async () => {
+    const lonely = await routeApp((instance) =>
+      new PostgresCredentialTestMailbox(database.pool, 300).ask(instance),
+    );
+    try {
+      await responder.stop();
+      const response = await lonely.inject({
+        method: 'POST',
+        url: '/api/instance/s3/configured/test',
+        headers: { token },
+      });
+      assert.equal(response.statusCode, 503, response.body);
+      assert.deepEqual(response.json(), { success: false, error: { message: noWorker } });
+      const { rows } = await database.pool.query(
+        'SELECT count(*)::int AS n FROM credential_test_requests',
+      );
+      assert.equal(rows[0].n, 0);
+    } finally {
+      await lonely.close();
+    }
   });
 });

@@ -8,6 +8,7 @@ import { createGuardedAgents } from '../../infra/s3/guarded-agents.ts';
 import type { InstanceKeyOpener } from '../../infra/s3/stored-s3-config.ts';
 import { SettingsError, type Settings } from '../../settings.ts';
 import { batchHandler } from './batch-handler.ts';
+import { ConsumerHealth } from './consumer-health.ts';
 import { OutcomePublisher } from './outcome-publisher.ts';
 import { outcomeRecord, type UploadOutcome } from './outcomes.ts';
 import { messageProcessor } from './process-message.ts';
@@ -30,6 +31,8 @@ export interface MediaUploadWorkerDeps {
 }
 
 export interface MediaUploadWorker {
+  /** For readiness: throws unless the consumer is in its group and running. */
+  checkConsumer(): void;
   /**
    * Stops fetching, abandons the uploads in flight (their messages are delivered again), commits
    * what completed and disconnects, within STOWAGE_SHUTDOWN_TIMEOUT_MS.
@@ -75,6 +78,7 @@ export async function startMediaUploadWorker(
     maxBytesPerPartition: settings.STOWAGE_TOPIC_MAX_MESSAGE_BYTES,
     maxBytes: Math.max(10 * 1024 * 1024, settings.STOWAGE_TOPIC_MAX_MESSAGE_BYTES),
   });
+  const consumerHealth = new ConsumerHealth(consumer);
   // Half the outcome topics' limit per request: far above any single (bounded) outcome.
   const publisher = new OutcomePublisher(
     (topicMessages) => producer.sendBatch({ topicMessages }),
@@ -167,6 +171,7 @@ export async function startMediaUploadWorker(
 
   let stopped: Promise<void> | undefined;
   return {
+    checkConsumer: () => consumerHealth.check(),
     stop() {
       stopped ??= withinBound(shutdown(), settings.STOWAGE_SHUTDOWN_TIMEOUT_MS, () =>
         log.error(

@@ -29,14 +29,8 @@ export class ConfiguredService {
 
   static async start(): Promise<ConfiguredService> {
     const keys = keypairToJson(generateKeypair());
-    // As deployed: the API seals with the public half only ('' unsets the secret); the worker
-    // gets the secret half (workerEnvFor).
     const api = await startTestApi(
-      {
-        STOWAGE_SEAL_PUBLIC_KEY: keys.publicKey,
-        STOWAGE_SEAL_SECRET_KEY: '',
-        STOWAGE_ALLOW_PRIVATE_ENDPOINTS: 'true',
-      },
+      { STOWAGE_SEAL_PUBLIC_KEY: keys.publicKey, STOWAGE_ALLOW_PRIVATE_ENDPOINTS: 'true' },
       ['api', 'projector'],
     );
     const account = `acct-${randomUUID().slice(0, 8)}`;
@@ -87,6 +81,19 @@ export class ConfiguredService {
         lastError: { at: string; reason: string } | null;
       } | null;
     };
+  }
+
+  /** POST /api/instance/s3/:instance/test; without a body it tests the stored credentials. */
+  testCredentials(instance: string, body?: unknown) {
+    return this.api.service.app.inject({
+      method: 'POST',
+      url: `/api/instance/s3/${instance}/test`,
+      headers: {
+        token: this.accountToken,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
+    });
   }
 
   close(): Promise<void> {

@@ -5,13 +5,6 @@ import { fileURLToPath } from 'node:url';
 const fixture = fileURLToPath(new URL('../fixtures/worker-process.ts', import.meta.url));
 const repositoryRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
-/**
- * V8 settings for the worker role. Streaming at loopback speed, V8's defaults let dead part
- * buffers pile up for tens of MiB before a collection (and grow the young generation to 32 MiB):
- * a small young generation and an old-space cap bring collections forward.
- */
-export const workerNodeFlags = ['--max-semi-space-size=2', '--max-old-space-size=128'];
-
 /** The worker role as its own process (test/workers/fixtures/worker-process.ts). */
 export interface WorkerProcess {
   child: ChildProcess;
@@ -24,7 +17,8 @@ export interface WorkerProcess {
 
 export async function spawnWorkerProcess(
   env: Record<string, string>,
-  nodeFlags: readonly string[] = workerNodeFlags,
+  // Node's defaults, as `npm start` and the image run the worker: its memory bound must hold there.
+  nodeFlags: readonly string[] = [],
 ): Promise<WorkerProcess> {
   const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', fixture], {
     cwd: repositoryRoot,
