@@ -82,9 +82,11 @@ export async function removeTopics(kafka: Kafka, topics: string[], group: string
 }
 
 /**
- * Runs a setup service's command. kafka-setup: the shell script as written, its
- * /opt/kafka/bin/kafka-topics.sh being the same Kafka release's TopicCommand from the local
- * broker's jars. minio-setup (`mc mb --ignore-existing minio/<bucket>`): that bucket on S3Proxy.
+ * Runs a setup service's command. One built from this repository (kafka-setup's `topics ensure`):
+ * `node bin/stowage.js <command>` with its compose environment. A shell script on the Kafka image:
+ * as written, its /opt/kafka/bin/kafka-topics.sh being the same Kafka release's TopicCommand from
+ * the local broker's jars. minio-setup (`mc mb --ignore-existing minio/<bucket>`): that bucket on
+ * S3Proxy.
  */
 export async function runSetupService(
   service: ComposeService,
@@ -92,6 +94,13 @@ export async function runSetupService(
   local: LocalServices,
   workDir: string,
 ): Promise<string> {
+  if (service.stowage) {
+    await run(process.execPath, ['bin/stowage.js', ...service.command], {
+      cwd: repositoryRoot,
+      env: { PATH: process.env.PATH ?? '', ...nativeEnvironment(service, hosts) },
+    });
+    return `${service.name}: ran \`stowage ${service.command.join(' ')}\` as written`;
+  }
   if (service.image?.startsWith('apache/kafka') && service.entrypoint[0] === '/bin/sh') {
     const bin = join(workDir, 'kafka-bin');
     mkdirSync(bin, { recursive: true });
