@@ -1,0 +1,85 @@
+// Start-to-ready time and idle resident memory of each role, started as a deployment starts it:
+// `node bin/stowage.js serve --roles <role>` against the real test services.
+//
+//   node --import tsx bench/startup.ts [--bin bin/stowage.js] [--node /path/to/node]
+//                                      [--runs 5] [--idle-seconds 5]
+//
+// --bin points at another checkout's bin/stowage.js to measure it the same way (the "before").
+// Any warning a role prints (run with --trace-deprecation) is listed after the table.
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { keypairToJson } from '../src/infra/master-keys.ts';
+import { generateKeypair } from '../src/infra/sealing.ts';
+import { createTestDatabase } from '../test/support/database.ts';
+import { kafkaBrokers } from '../test/support/services.ts';
+import { startRole } from '../test/support/stowage-process.ts';
+
+const { values } = parseArgs({
+  options: {
+    bin: { type: 'string', default: 'bin/stowage.js' },
+    node: { type: 'string', default: process.execPath },
+    runs: { type: 'string', default: '5' },
+    'idle-seconds': { type: 'string', default: '5' },
+  },
+});
+const bin = resolve(values.bin);
+const runs = Number(values.runs);
+const idleMs = Number(values['idle-seconds']) * 1000;
+
+/** A fixed amount of CPU work, timed: how fast this machine was while the numbers were taken. */
+function yardstickMs(): number {
+  const started = performance.now();
+  let sum = 0;
+  for (let i = 1; i <= 50_000_000; i++) sum += Math.sqrt(i) % 7;
+  if (sum < 0) throw new Error('unreachable');
+  return performance.now() - started;
+}
+
+const median = (numbers: number[]) => numbers.toSorted((a, b) => a - b)[numbers.length >> 1]!;
+
+console.log(`yardstick at start: ${yardstickMs().toFixed(0)} ms`);
+console.log(`bin ${bin}, node ${values.node}, ${runs} runs, ${idleMs / 1000} s idle`);
+
+const database = await createTestDatabase();
+const { publicKey, secretKey } = keypairToJson(generateKeypair());
+const common = { DATABASE_URL: database.url, LOG_LEVEL: 'warn' };
+const envs: Record<string, Record<string, string>> = {
+  api: { ...common, STOWAGE_SEAL_PUBLIC_KEY: publicKey },
+  projector: { ...common, STOWAGE_SEAL_PUBLIC_KEY: publicKey },
+  worker: {
+    ...common,
+    STOWAGE_SEAL_SECRET_KEY: secretKey,
+    KAFKA_BROKERS: kafkaBrokers().join(','),
+  },
+};
+const warnings = new Set<string>();
+try {
+  console.log('role       start-to-ready ms (median, min-max)   idle RSS MiB (median, min-max)');
+  for (const [role, env] of Object.entries(envs)) {
+    const ready: number[] = [];
+    const rss: number[] = [];
+    for (let run = 0; run < runs; run++) {
+      const started = await startRole({
+        bin,
+        role,
+        env,
+        node: values.node,
+        nodeFlags: ['--trace-deprecation'],
+      });
+      ready.push(started.readyAfterMs);
+      await new Promise((done) => setTimeout(done, idleMs));
+      rss.push(started.rssMiB());
+      await started.stop();
+      for (const line of started.log().split('\n')) {
+        if (/Warning/.test(line)) warnings.add(`${role}: ${line}`);
+      }
+    }
+    const range = (numbers: number[]) =>
+      `${median(numbers).toFixed(0)} (${Math.min(...numbers).toFixed(0)}-${Math.max(...numbers).toFixed(0)})`;
+    console.log(`${role.padEnd(10)} ${range(ready).padEnd(38)} ${range(rss)}`);
+  }
+} finally {
+  await database.drop();
+}
+console.log(warnings.size === 0 ? 'no warnings' : [...warnings].join('\n'));
+console.log(`yardstick at end: ${yardstickMs().toFixed(0)} ms`);
