@@ -1,11 +1,12 @@
 // Start-to-ready time and idle resident memory of each role, started as a deployment starts it:
 // `node bin/stowage.js serve --roles <role>` against the real test services.
 //
-//   node --import tsx bench/startup.ts [--bin bin/stowage.js] [--node /path/to/node]
+//   node --import tsx bench/startup.ts [--bin bin/stowage.js ...] [--node /path/to/node]
 //                                      [--runs 5] [--idle-seconds 5]
 //
-// --bin points at another checkout's bin/stowage.js to measure it the same way (the "before").
-// Any warning a role prints (run with --trace-deprecation) is listed after the table.
+// Several --bin (another checkout's bin/stowage.js: the "before") are measured in turns, run by
+// run, so that a change in the machine's load falls on each alike. Any warning a role prints
+// (they run with --trace-deprecation) is listed after the table.
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { keypairToJson } from '../src/infra/master-keys.ts';
@@ -16,13 +17,13 @@ import { startRole } from '../test/support/stowage-process.ts';
 
 const { values } = parseArgs({
   options: {
-    bin: { type: 'string', default: 'bin/stowage.js' },
+    bin: { type: 'string', multiple: true, default: ['bin/stowage.js'] },
     node: { type: 'string', default: process.execPath },
     runs: { type: 'string', default: '5' },
     'idle-seconds': { type: 'string', default: '5' },
   },
 });
-const bin = resolve(values.bin);
+const bins = values.bin.map((bin) => resolve(bin));
 const runs = Number(values.runs);
 const idleMs = Number(values['idle-seconds']) * 1000;
 
@@ -38,7 +39,7 @@ function yardstickMs(): number {
 const median = (numbers: number[]) => numbers.toSorted((a, b) => a - b)[numbers.length >> 1]!;
 
 console.log(`yardstick at start: ${yardstickMs().toFixed(0)} ms`);
-console.log(`bin ${bin}, node ${values.node}, ${runs} runs, ${idleMs / 1000} s idle`);
+console.log(`node ${values.node}, ${runs} runs, ${idleMs / 1000} s idle`);
 
 const database = await createTestDatabase();
 const { publicKey, secretKey } = keypairToJson(generateKeypair());
@@ -53,30 +54,35 @@ const envs: Record<string, Record<string, string>> = {
   },
 };
 const warnings = new Set<string>();
+const range = (numbers: number[]) =>
+  `${median(numbers).toFixed(0)} (${Math.min(...numbers).toFixed(0)}-${Math.max(...numbers).toFixed(0)})`;
 try {
-  console.log('role       start-to-ready ms (median, min-max)   idle RSS MiB (median, min-max)');
   for (const [role, env] of Object.entries(envs)) {
-    const ready: number[] = [];
-    const rss: number[] = [];
+    const ready = bins.map((): number[] => []);
+    const rss = bins.map((): number[] => []);
     for (let run = 0; run < runs; run++) {
-      const started = await startRole({
-        bin,
-        role,
-        env,
-        node: values.node,
-        nodeFlags: ['--trace-deprecation'],
-      });
-      ready.push(started.readyAfterMs);
-      await new Promise((done) => setTimeout(done, idleMs));
-      rss.push(started.rssMiB());
-      await started.stop();
-      for (const line of started.log().split('\n')) {
-        if (/Warning/.test(line)) warnings.add(`${role}: ${line}`);
+      for (const [index, bin] of bins.entries()) {
+        const started = await startRole({
+          bin,
+          role,
+          env,
+          node: values.node,
+          nodeFlags: ['--trace-deprecation'],
+        });
+        ready[index]!.push(started.readyAfterMs);
+        await new Promise((done) => setTimeout(done, idleMs));
+        rss[index]!.push(started.rssMiB());
+        await started.stop();
+        for (const line of started.log().split('\n')) {
+          if (/^\(node:\d+\)/.test(line)) warnings.add(`${role} (${bin}): ${line}`);
+        }
       }
     }
-    const range = (numbers: number[]) =>
-      `${median(numbers).toFixed(0)} (${Math.min(...numbers).toFixed(0)}-${Math.max(...numbers).toFixed(0)})`;
-    console.log(`${role.padEnd(10)} ${range(ready).padEnd(38)} ${range(rss)}`);
+    for (const [index, bin] of bins.entries()) {
+      console.log(
+        `${role.padEnd(10)} start-to-ready ms ${range(ready[index]!).padEnd(20)} idle RSS MiB ${range(rss[index]!).padEnd(14)} ${bin}`,
+      );
+    }
   }
 } finally {
   await database.drop();
