@@ -58,7 +58,7 @@ export async function startRole(options: {
     return exited;
   };
 
-  const deadline = started + (options.readyWithinMs ?? 30_000);
+  const deadline = started + (options.readyWithinMs ?? 120_000);
   for (;;) {
     if (exitCode !== undefined) {
       throw new Error(`${options.role} exited (${exitCode}) before it was ready:\n${output}`);
