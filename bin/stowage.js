@@ -1,9 +1,14 @@
 #!/usr/bin/env node
-// The service runs from its TypeScript sources through tsx's loader, so `npm ci` is the whole
-// build: there is no compiled output to forget to rebuild.
-import { register } from 'tsx/esm/api';
-
-register();
-const { main } = await import('../src/cli.ts');
+// Runs the compiled service from dist/ (`npm run build`; `npm ci` builds it through `prepare`).
+let cli;
+try {
+  cli = await import('../dist/cli.js');
+} catch (error) {
+  if (error?.code !== 'ERR_MODULE_NOT_FOUND' || !String(error.message).includes('dist/cli.js')) {
+    throw error;
+  }
+  process.stderr.write('stowage: dist/ is missing: run `npm run build` first\n');
+  process.exit(1);
+}
 // Exit explicitly: a client library's lingering timer must not keep a stopped service alive.
-process.exit(await main(process.argv.slice(2)));
+process.exit(await cli.main(process.argv.slice(2)));

