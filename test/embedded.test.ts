@@ -47,7 +47,13 @@ test('npm start with nothing configured: embedded PostgreSQL, ready, admin besid
     HOST: '127.0.0.1',
   };
   const url = `http://127.0.0.1:${env.PORT}`;
-  const start = () => spawn(process.execPath, [stowage, 'serve'], { env, stdio: 'ignore' });
+  const running = new Set<ReturnType<typeof spawn>>();
+  const start = () => {
+    const child = spawn(process.execPath, [stowage, 'serve'], { env, stdio: 'ignore' });
+    running.add(child);
+    child.once('exit', () => running.delete(child));
+    return child;
+  };
   const stop = async (child: ReturnType<typeof start>) => {
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');
@@ -71,6 +77,9 @@ test('npm start with nothing configured: embedded PostgreSQL, ready, admin besid
     assert.match(again.stderr, /already exists/);
     assert.equal(await stop(second), 0);
   } finally {
+    // A failed assertion must not leave a server (and its embedded PostgreSQL) running: it would
+    // keep the test file alive and hold the data directory.
+    await Promise.all([...running].map(stop));
     await rm(dataDir, { recursive: true, force: true });
   }
 });
