@@ -190,9 +190,11 @@ try {
   results.push(check('the canary secret is in no table, dump, log, response or topic', leaks));
   scenario.mark('invariants checked');
   processes.forEach((role) => role.sampleRss());
-  // The API and projector are idle-sized; the worker's 200 MiB bound (one 512 MiB stream, the
-  // worker test) does not hold under this mixed load of 8 concurrent uploads: 192–233 MiB seen.
-  const budgets: Record<string, number> = { api: 200, projector: 200, worker: 256 };
+  // The API and projector are idle-sized. The worker's 200 MiB bound holds for one 512 MiB stream
+  // (the worker test) but not yet under this mixed load of 8 concurrent uploads over 200
+  // instances, each with its own S3 client: 217–250 MiB seen. Until that is fixed (an open
+  // issue), the budget here guards against regressions rather than stating the target.
+  const budgets: Record<string, number> = { api: 200, projector: 200, worker: 320 };
   results.push(
     check(
       'peak RSS per role within its budget',
