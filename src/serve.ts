@@ -239,6 +239,7 @@ async function registerApi(
   await app.register(accessControl);
   await app.register(requestRateLimit, {
     max: settings.STOWAGE_RATE_LIMIT_PER_MINUTE,
+    isVerifiedToken: (token) => accessStore.isVerified(token),
     ...(redis ? { redis } : {}),
   });
   const ownWrites = new OwnWrites();

@@ -13,6 +13,11 @@ export interface RequestRateLimitOptions {
   /** Shares the budget between processes; without it each process counts on its own. */
   redis?: Redis;
   redisKeyPrefix?: string;
+  /**
+   * Whether a token was verified before, without a query: its holder passes an address that
+   * others sharing it (a NAT, a proxy) have locked by guessing.
+   */
+  isVerifiedToken?: (token: string) => boolean;
 }
 
 /**
@@ -22,10 +27,20 @@ export interface RequestRateLimitOptions {
  * A token's budget is counted once the route has verified it. Requests that fail to
  * authenticate (401) are counted per client address instead, and an address that has used up
  * that budget is answered 429 before the route's own hooks run: no token lookup, no database.
- * Until the window ends this holds for every request from the address, whatever its token.
+ * Until the window ends this holds for every request from the address except those with a token
+ * this process has already verified (known without a lookup).
  */
 export const requestRateLimit = fp<RequestRateLimitOptions>(
-  async (app, { max = 100, windowMs = 60_000, redis, redisKeyPrefix = 'stowage:rate-limit:' }) => {
+  async (
+    app,
+    {
+      max = 100,
+      windowMs = 60_000,
+      redis,
+      redisKeyPrefix = 'stowage:rate-limit:',
+      isVerifiedToken = () => false,
+    },
+  ) => {
     await app.register(fastifyRateLimit, {
       global: false,
       max,
@@ -41,6 +56,8 @@ export const requestRateLimit = fp<RequestRateLimitOptions>(
       if (!request.routeOptions.config.rateLimit) return;
       const failures = await failedAccess(request, { increment: false });
       if (!failures.isAllowed && failures.remaining === 0 && failures.ttl > 0) {
+        const { token } = request.headers;
+        if (typeof token === 'string' && isVerifiedToken(token)) return;
         reply.header('retry-after', failures.ttlInSeconds);
         throw new ApiError(429, rateLimitExceeded);
       }

@@ -184,6 +184,14 @@ export class PostgresAccessStore implements AccessDirectory {
     return secretMatches(parsed.secret, row.hash) ? principal : null;
   }
 
+  /** A token this process verified before and still holds: known good without a query. */
+  isVerified(token: string): boolean {
+    const parsed = parseToken(token);
+    if (!parsed) return false;
+    const cached = this.verified.get(parsed.tokenId);
+    return cached !== undefined && secretMatches(parsed.secret, cached.secretHash);
+  }
+
   /** A token known not to exist without asking the database: a miss seen before, or made up. */
   private surelyUnknown(parsed: ParsedToken): boolean {
     if (parsed.legacy && this.legacyIds && !this.legacyIds.has(parsed.tokenId)) return true;
