@@ -8,8 +8,7 @@ import type { ReadinessCheck } from './http/health.ts';
 import { consoleRoutes } from './http/console.ts';
 import { openApi } from './http/openapi.ts';
 import { requestRateLimit } from './http/rate-limit.ts';
-import { EventStoreDbEventStore } from './infra/event-store/eventstoredb-event-store.ts';
-import { PostgresEventStore } from './infra/event-store/postgres-event-store.ts';
+import { openEventStore } from './infra/event-store/open-event-store.ts';
 import { createLogger, type Logger } from './infra/logger.ts';
 import { loadMasterKey } from './infra/master-keys.ts';
 import { PostgresAccessStore } from './infra/postgres/access-store.ts';
@@ -75,7 +74,9 @@ export async function startService(
   try {
     const database = await openDatabase(settings, logger);
     cleanups.push(database.close);
-    const eventStore = openEventStore(settings, database, cleanups);
+    const opened = await openEventStore(settings, database);
+    cleanups.push(opened.close);
+    const eventStore = opened.store;
     if (settings.STOWAGE_SEAL_SECRET_KEY && roles.has('api') && !roles.has('worker')) {
       throw new SettingsError(
         'invalid setting STOWAGE_SEAL_SECRET_KEY: the api role must not hold the master secret key (give it STOWAGE_SEAL_PUBLIC_KEY only)',
@@ -170,27 +171,12 @@ export async function startService(
 
     const url = await app.listen({ port: settings.PORT, host: settings.HOST });
     cleanups.push(closeApp);
-    logger.info({ url, roles: [...roles], eventStore: eventStore.name }, 'stowage started');
+    logger.info({ url, roles: [...roles], eventStore: opened.name }, 'stowage started');
     return { url, app, stop };
   } catch (error) {
     await stop();
     throw error;
   }
-}
-
-function openEventStore(
-  settings: Settings,
-  database: Database,
-  cleanups: Cleanup[],
-): EventStore & EventFeed & { name: string } {
-  if (settings.EVENTSTORE_URL) {
-    const store = new EventStoreDbEventStore(settings.EVENTSTORE_URL);
-    cleanups.push(() => store.close());
-    return Object.assign(store, { name: 'eventstoredb' });
-  }
-  return Object.assign(new PostgresEventStore(database.pool, database.connect), {
-    name: 'postgres',
-  });
 }
 
 async function registerApi(

@@ -1,8 +1,7 @@
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { collectUnreferencedKeys } from '../commands/key-collector.ts';
-import { EventStoreDbEventStore } from '../infra/event-store/eventstoredb-event-store.ts';
-import { PostgresEventStore } from '../infra/event-store/postgres-event-store.ts';
+import { openEventStore } from '../infra/event-store/open-event-store.ts';
 import { heldMasterKeyIds, keypairToJson, loadMasterKey } from '../infra/master-keys.ts';
 import { openDatabase, type Database } from '../infra/postgres/database.ts';
 import { countByMasterKey, rotateInstanceKeys } from '../infra/postgres/master-key-rotation.ts';
@@ -147,18 +146,16 @@ async function rotate(
 }
 
 async function collect(database: Database, settings: Settings, graceMs: number): Promise<number> {
-  const eventStore = settings.EVENTSTORE_URL
-    ? new EventStoreDbEventStore(settings.EVENTSTORE_URL)
-    : new PostgresEventStore(database.pool, database.connect);
+  const log = await openEventStore(settings, database);
   try {
     const outcome = await collectUnreferencedKeys({
       store: postgresUnreferencedKeys(database.pool),
-      eventStore,
+      eventStore: log.store,
       graceMs,
     });
     process.stdout.write(JSON.stringify(outcome) + '\n');
     return 0;
   } finally {
-    if (eventStore instanceof EventStoreDbEventStore) await eventStore.close();
+    await log.close();
   }
 }

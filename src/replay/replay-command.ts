@@ -1,15 +1,13 @@
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { instanceStreamCategory } from '../domain/s3-config.ts';
-import { EventStoreDbEventStore } from '../infra/event-store/eventstoredb-event-store.ts';
-import { PostgresEventStore } from '../infra/event-store/postgres-event-store.ts';
+import { openEventStore } from '../infra/event-store/open-event-store.ts';
 import { loadMasterKey } from '../infra/master-keys.ts';
 import { openDatabase, type Database } from '../infra/postgres/database.ts';
 import { PostgresInstanceKeyring } from '../infra/postgres/postgres-instance-keyring.ts';
-import type { EventFeed } from '../projections/event-feed.ts';
 import { replayReadModel, type ReplayOutcome } from '../projections/replay.ts';
 import type { RowDifference } from '../projections/rebuild-table.ts';
-import { loadSettings, type Settings } from '../settings.ts';
+import { loadSettings } from '../settings.ts';
 import { progressReporter } from './progress.ts';
 
 export const replayUsage = `  replay [--verify]                      rebuild the read model from the event log and swap it
@@ -23,17 +21,17 @@ export async function replayCommand(args: string[]): Promise<number> {
   // stdout carries the differences; diagnostics and progress go to stderr.
   const logger = pino({ level: 'warn' }, pino.destination({ dest: 2, sync: true }));
   const database = await openDatabase(settings, logger, { shareRunningEmbedded: true });
-  const feed = openFeed(settings, database);
+  const log = await openEventStore(settings, database);
   try {
     const keyring = new PostgresInstanceKeyring(
       database.pool,
       await loadMasterKey(settings, logger),
     );
-    const total = feed.count ? await feed.count() : undefined;
+    const total = log.name === 'postgres' ? await countInstanceEvents(database) : undefined;
     const outcome = await replayReadModel(
       {
         pool: database.pool,
-        feed: feed.feed,
+        feed: log.store,
         keyring,
         onProgress: progressReporter((line) => process.stderr.write(`${line}\n`), {
           ...(total === undefined ? {} : { total }),
@@ -43,7 +41,7 @@ export async function replayCommand(args: string[]): Promise<number> {
     );
     return report(outcome);
   } finally {
-    await feed.close();
+    await log.close();
     await database.close();
   }
 }
@@ -73,25 +71,11 @@ function describe({ instance, missingFrom, columns }: RowDifference): string {
   return `${instance}: ${columns.join(', ')} differ`;
 }
 
-/** The log serve reads: EventStoreDB when configured, else the Postgres store. */
-function openFeed(
-  settings: Settings,
-  database: Database,
-): { feed: EventFeed; count?: () => Promise<number>; close(): Promise<void> } {
-  if (settings.EVENTSTORE_URL) {
-    const store = new EventStoreDbEventStore(settings.EVENTSTORE_URL);
-    return { feed: store, close: () => store.close() };
-  }
-  return {
-    feed: new PostgresEventStore(database.pool, database.connect),
-    // For the ETA only; the replay itself reads through the feed.
-    count: async () => {
-      const { rows } = await database.pool.query<{ n: string }>(
-        'SELECT count(*) AS n FROM events WHERE stream_name LIKE $1',
-        [`${instanceStreamCategory}%`],
-      );
-      return Number(rows[0]!.n);
-    },
-    close: async () => {},
-  };
+/** For the ETA only (the replay itself reads through the feed): what the Postgres log holds. */
+async function countInstanceEvents(database: Database): Promise<number> {
+  const { rows } = await database.pool.query<{ n: string }>(
+    'SELECT count(*) AS n FROM events WHERE stream_name LIKE $1',
+    [`${instanceStreamCategory}%`],
+  );
+  return Number(rows[0]!.n);
 }

@@ -1,5 +1,11 @@
 import { accessSync, constants } from 'node:fs';
-import { parseConnectionString } from '@eventstore/db-client/dist/Client/parseConnectionString.js';
+import { createRequire } from 'node:module';
+
+// Settings are checked in every process, most of which never use EventStoreDB: the client's
+// parser (which loads much of the client) is required only when there is a URL to check.
+const require = createRequire(import.meta.url);
+type ConnectionStringParser =
+  typeof import('@eventstore/db-client/dist/Client/parseConnectionString.js').parseConnectionString;
 
 /**
  * EVENTSTORE_URL as @eventstore/db-client 6 takes it. The client parses only `esdb://` and
@@ -49,6 +55,10 @@ export function connectionStringProblem(url: string): string | undefined {
     }
   }
   let options: Partial<Record<(typeof fileOptions)[number], string>>;
+  const { parseConnectionString } =
+    require('@eventstore/db-client/dist/Client/parseConnectionString.js') as {
+      parseConnectionString: ConnectionStringParser;
+    };
   try {
     options = parseConnectionString(connectionString);
   } catch (error) {
