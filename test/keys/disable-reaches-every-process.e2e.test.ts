@@ -76,6 +76,13 @@ test('a disable reaches a worker whose change listener was cut: the next message
   await access.close();
   const enabled = await postConfig(apiA.url, accountToken, instance, bucketConfig(bucket, 'm/'));
   assert.equal(enabled.status, 200, enabled.body);
+  // The worker reads the read model: the first message must not race the projection. A GET from
+  // the process that appended waits until the projection has it.
+  const projected = await fetch(`${apiA.url}/api/instance/s3/${instance}`, {
+    headers: { token: accountToken },
+  });
+  assert.equal(projected.headers.get('x-stowage-stale'), null, 'the projection caught up');
+  assert.equal(((await projected.json()) as { s3: { enabled: boolean } }).s3.enabled, true);
 
   const message = () => ({
     id: randomUUID(),
