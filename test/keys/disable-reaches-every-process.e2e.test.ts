@@ -17,7 +17,7 @@ import {
   uniqueWorkerNames,
   workerEnv,
 } from '../workers/support/kafka.ts';
-import { bucketConfig, postConfig } from './support/drill-traffic.ts';
+import { bucketConfig, postConfig, untilProjected } from './support/drill-traffic.ts';
 import { spawnService, type ServiceProcess } from './support/service-process.ts';
 import { newMasterKey } from './support/stowage-cli.ts';
 
@@ -76,13 +76,8 @@ test('a disable reaches a worker whose change listener was cut: the next message
   await access.close();
   const enabled = await postConfig(apiA.url, accountToken, instance, bucketConfig(bucket, 'm/'));
   assert.equal(enabled.status, 200, enabled.body);
-  // The worker reads the read model: the first message must not race the projection. A GET from
-  // the process that appended waits until the projection has it.
-  const projected = await fetch(`${apiA.url}/api/instance/s3/${instance}`, {
-    headers: { token: accountToken },
-  });
-  assert.equal(projected.headers.get('x-stowage-stale'), null, 'the projection caught up');
-  assert.equal(((await projected.json()) as { s3: { enabled: boolean } }).s3.enabled, true);
+  // The worker reads the read model: the first message must not race the projection.
+  await untilProjected(apiA.url, accountToken, instance);
 
   const message = () => ({
     id: randomUUID(),

@@ -28,6 +28,19 @@ export async function postConfig(apiUrl: string, token: string, instance: string
 }
 
 /**
+ * Resolves once the projection holds what this API process last appended for the instance: a
+ * GET from the process that wrote waits for it. The worker reads the read model, so a message
+ * sent before then would find the old configuration.
+ */
+export async function untilProjected(apiUrl: string, token: string, instance: string) {
+  const response = await fetch(`${apiUrl}/api/instance/s3/${instance}`, { headers: { token } });
+  await response.body?.cancel();
+  if (response.status !== 200 || response.headers.get('x-stowage-stale') !== null) {
+    throw new Error(`the projection did not reach ${instance}'s change (${response.status})`);
+  }
+}
+
+/**
  * Live traffic: configuration POSTs to the instances through whichever API is current, and media
  * messages for them, until stopped. Every failed POST is kept, every message id sent too.
  */
