@@ -18,6 +18,7 @@ const fieldLabels = {
   accessKey: 'Access key',
   endpoint: 'Endpoint',
   pathPrefix: 'Path prefix',
+  publicBaseUrl: 'Public base URL',
   secretKey: 'Secret key',
 };
 

@@ -14,6 +14,12 @@ const fields = [
     hint: 'Empty for AWS; the URL of MinIO, Backblaze B2, DigitalOcean Spaces, …',
   },
   { name: 'pathPrefix', label: 'Path prefix', hint: 'Folder for this instance, e.g. media/shop/' },
+  // Not one of the seed's fields, but an enabling save without it would clear a stored one.
+  {
+    name: 'publicBaseUrl',
+    label: 'Public base URL',
+    hint: 'Optional https:// base for links that do not expire, e.g. a CDN in front of the bucket',
+  },
 ];
 
 let current = null;
@@ -190,7 +196,8 @@ async function runTest() {
   const supplied = byId('f-secretKey').value !== '';
   let body;
   if (supplied) {
-    const { enabled: _enabled, ...settings } = formSettings();
+    // Only what the connection test takes: links are not part of reaching the bucket.
+    const { enabled: _enabled, publicBaseUrl: _publicBaseUrl, ...settings } = formSettings();
     body = settings;
   }
   try {
