@@ -100,6 +100,14 @@ async function rotate(
   settings: Settings,
   options: { dryRun: boolean; batchSize: number },
 ): Promise<number> {
+  // Without it the development key would become the current one: every instance key re-sealed
+  // to a key that no worker holds and that lives only in this data directory.
+  if (!settings.STOWAGE_SEAL_SECRET_KEY) {
+    process.stderr.write(
+      'stowage keys rotate: set STOWAGE_SEAL_SECRET_KEY to the current master secret (and STOWAGE_SEAL_RETIRED_SECRET_KEYS to the old ones)\n',
+    );
+    return 2;
+  }
   const masterKey = await loadMasterKey(settings, logger());
   const held = new Set(heldMasterKeyIds(masterKey));
   const older = (await countByMasterKey(database.pool)).filter(

@@ -109,6 +109,13 @@ describe('stowage keys rotate', () => {
     assert.equal(keysOn(await status(rotatingEnv()), oldKey.id), 34);
   });
 
+  test('rotate refuses to start without the current master secret, changing nothing', async () => {
+    const refused = await cli(['rotate'], { STOWAGE_SEAL_RETIRED_SECRET_KEYS: oldKey.secretKey });
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /set STOWAGE_SEAL_SECRET_KEY/);
+    assert.equal(keysOn(await status(rotatingEnv()), oldKey.id), 34);
+  });
+
   test('a rotation stopped half-way leaves every key usable and finishes when run again', async () => {
     dump = join(workDir, 'before-rotation.dump');
     await exec('pg_dump', ['--format=custom', '--file', dump, database.url]);
