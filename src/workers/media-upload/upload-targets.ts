@@ -54,6 +54,8 @@ export class UploadTargets {
   private readonly unavailableMasterKeys = new Set<string>();
   private readonly changes: ChannelListener;
   private readonly capacity: number;
+  // Counts what was heard (changes, a lost connection): a load that overlapped one keeps nothing.
+  private heard = 0;
 
   constructor(private readonly deps: UploadTargetsDeps) {
     this.capacity = deps.maxInstances ?? 1_000;
@@ -66,11 +68,13 @@ export class UploadTargets {
       logger: deps.logger,
       // The client holds the opened secret: a disabled instance's must not outlive its key.
       onNotification: (instance) => {
+        this.heard++;
         this.current.delete(instance);
         this.clients.delete(instance);
       },
       // Announcements sent while the connection was down are lost: forget everything.
       onLost: () => {
+        this.heard++;
         this.current.clear();
         this.clients = new BoundedMap(this.capacity);
       },
@@ -101,8 +105,13 @@ export class UploadTargets {
   }
 
   private async load(instance: string): Promise<UploadTarget | undefined> {
+    const heardBefore = this.heard;
     const row = await readS3ConfigRow(this.deps.pool, instance);
-    if (!row?.enabled) return undefined;
+    // A client holds an opened secret: none outlives its configuration, however that was learnt.
+    if (!row?.enabled) {
+      this.clients.delete(instance);
+      return undefined;
+    }
     const known = this.clients.get(instance);
     if (known?.revision === row.revision) return known;
     let stored;
@@ -118,7 +127,10 @@ export class UploadTargets {
       }
       throw error;
     }
-    if (!stored) return undefined;
+    if (!stored) {
+      this.clients.delete(instance);
+      return undefined;
+    }
     const target: UploadTarget = {
       instance,
       revision: stored.revision,
@@ -127,7 +139,7 @@ export class UploadTargets {
       ...(stored.publicBaseUrl === undefined ? {} : { publicBaseUrl: stored.publicBaseUrl }),
       client: createS3Client(stored.location, this.deps.connection),
     };
-    this.clients.set(instance, target);
+    if (this.heard === heardBefore) this.clients.set(instance, target);
     return target;
   }
 
