@@ -24,6 +24,9 @@ const verifiedLimit = 10_000;
 // Ids are random: one that was not there will not appear, so a miss can be remembered long.
 const unknownTtlMs = 10 * 60_000;
 const unknownLimit = 100_000;
+// Tokens seen valid, remembered only to let their holders past an address that others' failures
+// locked: such a request is still authenticated as usual, so a revoked one merely costs a query.
+const knownGoodTtlMs = 10 * 60_000;
 
 /** A create or revoke that cannot be done as asked; its message is one line for the operator. */
 export class AccessChangeRejected extends Error {}
@@ -80,6 +83,7 @@ export class PostgresAccessStore implements AccessDirectory {
     verifiedLimit,
   );
   private readonly unknownIds = new ExpiringCache<string, true>(unknownTtlMs, unknownLimit);
+  private readonly knownGood = new ExpiringCache<string, Buffer>(knownGoodTtlMs, verifiedLimit);
   /** Ids of the tokens issued before tokens had a check, once listening; no new ones appear. */
   private legacyIds: ReadonlySet<string> | undefined;
   private readonly knownInstances = new ExpiringCache<string, true>(60_000, 100_000);
@@ -177,6 +181,7 @@ export class PostgresAccessStore implements AccessDirectory {
       return null;
     }
     const principal = principalOf(parsed.tokenId, row);
+    if (secretMatches(parsed.secret, row.hash)) this.knownGood.set(parsed.tokenId, row.hash);
     // Cached whatever secret came with it, so that wrong guesses at a real id cost no query either.
     if (this.revocations.listening && this.invalidations === invalidationsBefore) {
       this.verified.set(parsed.tokenId, { principal, secretHash: row.hash });
@@ -184,12 +189,12 @@ export class PostgresAccessStore implements AccessDirectory {
     return secretMatches(parsed.secret, row.hash) ? principal : null;
   }
 
-  /** A token this process verified before and still holds: known good without a query. */
+  /** A token this process found valid in the last minutes: known good without a query. */
   isVerified(token: string): boolean {
     const parsed = parseToken(token);
     if (!parsed) return false;
-    const cached = this.verified.get(parsed.tokenId);
-    return cached !== undefined && secretMatches(parsed.secret, cached.secretHash);
+    const secretHash = this.knownGood.get(parsed.tokenId);
+    return secretHash !== undefined && secretMatches(parsed.secret, secretHash);
   }
 
   /** A token known not to exist without asking the database: a miss seen before, or made up. */
@@ -233,6 +238,7 @@ export class PostgresAccessStore implements AccessDirectory {
   private forget(tokenId: string): void {
     this.invalidations += 1;
     this.verified.delete(tokenId);
+    this.knownGood.delete(tokenId);
   }
 
   private invalidateAll(): void {
