@@ -118,7 +118,9 @@ export async function startMediaUploadWorker(
       log.error({ err: payload.error, restart: payload.restart }, 'consumer crashed'),
     );
     // A new group starts at the beginning: requests sent before the first worker ran are not lost.
-    await consumer.subscribe({ topic: topics.requested, fromBeginning: true });
+    await whileRetriable(() =>
+      consumer.subscribe({ topic: topics.requested, fromBeginning: true }),
+    );
     await consumer.run({
       eachBatchAutoResolve: false,
       // Every partition's batch in hand at once; how many uploads run is bounded below.
@@ -206,4 +208,19 @@ async function withinBound(work: Promise<void>, ms: number, late: () => void): P
   });
   await Promise.race([work, deadline]);
   clearTimeout(timer);
+}
+
+/**
+ * A topic created a moment ago may not be in every broker's metadata yet ("This server does not
+ * host this topic-partition"): kafkajs marks such errors retriable, so start-up waits them out.
+ */
+async function whileRetriable<T>(work: () => Promise<T>, attempts = 10): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      if (attempt >= attempts || (error as { retriable?: boolean }).retriable !== true) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+    }
+  }
 }
