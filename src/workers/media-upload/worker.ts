@@ -111,7 +111,8 @@ export async function startMediaUploadWorker(
 
   try {
     await targets.start();
-    await ensureUploadTopics(kafka, settings, log);
+    // Creating topics and learning their metadata race on the broker: see whileRetriable.
+    await whileRetriable(() => ensureUploadTopics(kafka, settings, log));
     await producer.connect();
     await consumer.connect();
     consumer.on(consumer.events.CRASH, ({ payload }) =>
