@@ -6,9 +6,10 @@
  * Run: npm run bench:keys
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { printYardstick } from './support/yardstick.ts';
 import { createLogger } from '../src/infra/logger.ts';
 import { keypairToJson, masterKeyId } from '../src/infra/master-keys.ts';
 import { PostgresAccessStore } from '../src/infra/postgres/access-store.ts';
@@ -26,16 +27,8 @@ const apiInstances = 200;
 const database = `stowage_bench_${randomBytes(4).toString('hex')}`;
 const databaseUrl = Object.assign(new URL(adminUrl), { pathname: `/${database}` }).toString();
 
-/** A fixed amount of CPU work: its time tells how much of a core this run got. */
-function yardstick(): number {
-  const started = process.hrtime.bigint();
-  let digest = Buffer.alloc(32);
-  for (let n = 0; n < 200_000; n++) digest = createHash('sha256').update(digest).digest();
-  return Number(process.hrtime.bigint() - started) / 1e6;
-}
-
 async function main() {
-  console.log(`CPU yardstick at start: ${yardstick().toFixed(0)} ms (200,000 chained sha256)`);
+  printYardstick('start');
   await admin(`CREATE DATABASE ${database}`);
   let api: ChildProcess | undefined;
   try {
@@ -69,7 +62,7 @@ async function main() {
     await sleep(500);
     await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
   }
-  console.log(`CPU yardstick at end: ${yardstick().toFixed(0)} ms`);
+  printYardstick('end');
 }
 
 async function insertKeys(pool: Pool, masterPublicKey: Uint8Array, masterId: string) {

@@ -14,6 +14,7 @@ import { generateKeypair } from '../src/infra/sealing.ts';
 import { createTestDatabase } from '../test/support/database.ts';
 import { kafkaBrokers } from '../test/support/services.ts';
 import { startRole } from '../test/support/stowage-process.ts';
+import { printYardstick } from './support/yardstick.ts';
 
 const { values } = parseArgs({
   options: {
@@ -27,18 +28,9 @@ const bins = values.bin.map((bin) => resolve(bin));
 const runs = Number(values.runs);
 const idleMs = Number(values['idle-seconds']) * 1000;
 
-/** A fixed amount of CPU work, timed: how fast this machine was while the numbers were taken. */
-function yardstickMs(): number {
-  const started = performance.now();
-  let sum = 0;
-  for (let i = 1; i <= 50_000_000; i++) sum += Math.sqrt(i) % 7;
-  if (sum < 0) throw new Error('unreachable');
-  return performance.now() - started;
-}
-
 const median = (numbers: number[]) => numbers.toSorted((a, b) => a - b)[numbers.length >> 1]!;
 
-console.log(`yardstick at start: ${yardstickMs().toFixed(0)} ms`);
+printYardstick('start');
 console.log(`node ${values.node}, ${runs} runs, ${idleMs / 1000} s idle`);
 
 const database = await createTestDatabase();
@@ -91,4 +83,4 @@ try {
   await database.drop();
 }
 console.log(warnings.size === 0 ? 'no warnings' : [...warnings].join('\n'));
-console.log(`yardstick at end: ${yardstickMs().toFixed(0)} ms`);
+printYardstick('end');
