@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import pino from 'pino';
-import type { LogPosition } from '../src/commands/event-store.ts';
+import type { LogPosition } from '../src/event-sourcing/event-store.ts';
 import { instanceStream, instanceStreamCategory } from '../src/domain/s3-config.ts';
 import { PostgresEventStore } from '../src/infra/event-store/postgres-event-store.ts';
 import { createPool, type Pool } from '../src/infra/postgres/pool.ts';

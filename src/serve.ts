@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import type { EventStore } from './commands/event-store.ts';
+import type { EventStore } from './event-sourcing/event-store.ts';
 import { createS3ConfigHandler } from './commands/s3-config-handler.ts';
 import { updateS3ConfigRoute } from './commands/update-s3-config.route.ts';
 import { buildApp, type App } from './http/app.ts';
@@ -26,7 +26,7 @@ import { consoleQueryRoutes } from './queries/console-routes.ts';
 import { PostgresInstanceListViews } from './queries/instance-list-views.ts';
 import { PostgresUploadHistoryViews } from './queries/upload-history-views.ts';
 import { SettingsError, type Role, type Settings } from './settings.ts';
-import { testS3ConfigRoute } from './commands/test-s3-config.route.ts';
+import { testS3ConfigRoute } from './credential-tests/test-s3-config.route.ts';
 import { createMetrics, metricsRoute } from './http/metrics.ts';
 import { createGuardedAgents } from './infra/s3/guarded-agents.ts';
 import { projectionLagSeconds } from './projections/projection-lag.ts';

@@ -8,7 +8,8 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
-import { instanceParams, updateS3ConfigBody } from '../../src/commands/update-s3-config.schema.ts';
+import { instanceParams } from '../../src/contract/instance-params.ts';
+import { updateS3ConfigBody } from '../../src/commands/update-s3-config.schema.ts';
 
 const app = Fastify({ logger: false, bodyLimit: 16 * 1024 }).withTypeProvider<ZodTypeProvider>();
 app.setValidatorCompiler(validatorCompiler);

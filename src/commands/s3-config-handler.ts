@@ -20,10 +20,10 @@ import {
   type EventStore,
   type LogPosition,
   type RecordedEvent,
-} from './event-store.ts';
+} from '../event-sourcing/event-store.ts';
 import type { InstanceKey, InstanceKeyring } from './instance-keyring.ts';
-import { BoundedMap } from './bounded-map.ts';
-import { KeyedMutex } from './keyed-mutex.ts';
+import { BoundedMap } from '../shared/bounded-map.ts';
+import { KeyedMutex } from '../shared/keyed-mutex.ts';
 
 export type S3ConfigRequest =
   { enabled: true; settings: S3Settings; secretKey?: string } | { enabled: false };

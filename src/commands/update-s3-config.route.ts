@@ -6,11 +6,11 @@ import { refuseForbiddenEndpoint } from './endpoint-address-check.ts';
 import { ApiError, invalidRequestBody } from '../http/api-error.ts';
 import { authenticatedPrincipal, type InstanceAccessHooks } from '../http/auth.ts';
 import type { AddressPolicy } from '../infra/network/address-policy.ts';
-import { formatPosition, type LogPosition } from './event-store.ts';
+import { formatPosition, type LogPosition } from '../event-sourcing/event-store.ts';
 import { ConcurrentChangeError, type createS3ConfigHandler } from './s3-config-handler.ts';
+import { failureResponse } from '../contract/failure-response.ts';
+import { instanceParams } from '../contract/instance-params.ts';
 import {
-  failureResponse,
-  instanceParams,
   toS3ConfigRequest,
   updateS3ConfigBody,
   updateS3ConfigResponse,

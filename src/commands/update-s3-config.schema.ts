@@ -10,15 +10,9 @@ import {
   publicBaseUrlProblem,
   regionPattern,
 } from '../domain/s3-settings-rules.ts';
+import { s3View } from '../contract/s3-view.ts';
 import { hostProblem, type AddressPolicy } from '../infra/network/address-policy.ts';
 import type { S3ConfigRequest } from './s3-config-handler.ts';
-
-export const instanceParams = z.object({
-  instance: z
-    .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'must be an instance name')
-    .describe('Instance name.'),
-});
 
 const checked = (problem: (value: string) => string | undefined) =>
   z.string().superRefine((value, context) => {
@@ -113,29 +107,8 @@ export function toS3ConfigRequest(body: UpdateS3ConfigBody): S3ConfigRequest {
   };
 }
 
-export const s3View = z.object({
-  enabled: z.boolean(),
-  region: z.string(),
-  bucket: z.string(),
-  accessKey: z.string(),
-  endpoint: z.string(),
-  pathPrefix: z.string(),
-  publicBaseUrl: z
-    .string()
-    .optional()
-    .describe('Where completed uploads link to for good; absent when not set.'),
-});
-
 export const updateS3ConfigResponse = z.object({
   success: z.literal(true),
   message: z.literal('S3 configuration updated'),
   s3: s3View,
-});
-
-export const failureResponse = z.object({
-  success: z.literal(false),
-  error: z.object({
-    message: z.string(),
-    details: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
-  }),
 });

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { LogPosition } from '../commands/event-store.ts';
+import type { LogPosition } from '../event-sourcing/event-store.ts';
 import type { LogIdentity } from './event-feed.ts';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { formatPosition, type LogPosition } from '../commands/event-store.ts';
+import { formatPosition, type LogPosition } from '../event-sourcing/event-store.ts';
 import { inTransaction, type Pool } from '../infra/postgres/pool.ts';
 import { claimCheckpoint, writeCheckpoint } from './checkpoints.ts';
 import type { FeedEvent, LogIdentity } from './event-feed.ts';

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { formatPosition, type LogPosition } from '../commands/event-store.ts';
+import { formatPosition, type LogPosition } from '../event-sourcing/event-store.ts';
 import { instanceStreamCategory } from '../domain/s3-config.ts';
 import type { Logger } from '../infra/logger.ts';
 import type { Pool } from '../infra/postgres/pool.ts';

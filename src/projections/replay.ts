@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { comparePositions, type LogPosition } from '../commands/event-store.ts';
+import { comparePositions, type LogPosition } from '../event-sourcing/event-store.ts';
 import { instanceStreamCategory } from '../domain/s3-config.ts';
 import { inTransaction, type Pool } from '../infra/postgres/pool.ts';
 import { deleteCheckpoint, readCheckpointIfIn, writeCheckpoint } from './checkpoints.ts';

@@ -1,4 +1,4 @@
-import type { LogPosition } from '../commands/event-store.ts';
+import type { LogPosition } from '../event-sourcing/event-store.ts';
 import {
   instanceStreamCategory,
   settingsOf,

@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { failureResponse, instanceParams } from '../commands/update-s3-config.schema.ts';
+import { failureResponse } from '../contract/failure-response.ts';
+import { instanceParams } from '../contract/instance-params.ts';
 import { authenticatedPrincipal, type InstanceAccessHooks } from '../http/auth.ts';
 import {
   instanceListQuery,

@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { EventStore } from '../commands/event-store.ts';
-import { failureResponse, instanceParams } from '../commands/update-s3-config.schema.ts';
+import type { EventStore } from '../event-sourcing/event-store.ts';
+import { failureResponse } from '../contract/failure-response.ts';
+import { instanceParams } from '../contract/instance-params.ts';
 import type { InstanceAccessHooks } from '../http/auth.ts';
 import { instanceStream } from '../domain/s3-config.ts';
 import { auditTrail, pageOf } from './s3-config-history.ts';

@@ -1,4 +1,4 @@
-import { comparePositions, type LogPosition } from '../commands/event-store.ts';
+import { comparePositions, type LogPosition } from '../event-sourcing/event-store.ts';
 
 /**
  * Read-your-writes without asking: the last log position this process appended for each instance,

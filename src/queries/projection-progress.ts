@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { comparePositions, type LogPosition } from '../commands/event-store.ts';
+import { comparePositions, type LogPosition } from '../event-sourcing/event-store.ts';
 import type { Pool } from '../infra/postgres/pool.ts';
 import { readCheckpoint } from '../projections/checkpoints.ts';
 import { liveProjection } from '../projections/project-batch.ts';

@@ -1,4 +1,4 @@
-import type { RecordedEvent } from '../commands/event-store.ts';
+import type { RecordedEvent } from '../event-sourcing/event-store.ts';
 import { evolve, initialState, publicView, type S3ConfigState } from '../domain/s3-config.ts';
 import { toS3ConfigEvent } from '../domain/s3-config-events.ts';
 import type { HistoryEntry } from './s3-config-query.schema.ts';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { parsePosition, type LogPosition } from '../commands/event-store.ts';
-import { s3View } from '../commands/update-s3-config.schema.ts';
+import { parsePosition, type LogPosition } from '../event-sourcing/event-store.ts';
+import { s3View } from '../contract/s3-view.ts';
 
 // The pattern parsePosition accepts, so that it is documented and every match parses.
 const position = z

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { EventStore } from '../../src/commands/event-store.ts';
+import type { EventStore } from '../../src/event-sourcing/event-store.ts';
 import { collectUnreferencedKeys } from '../../src/commands/key-collector.ts';
 import { createS3ConfigHandler, foldS3Config } from '../../src/commands/s3-config-handler.ts';
 import { instanceStream } from '../../src/domain/s3-config.ts';

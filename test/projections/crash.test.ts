@@ -7,7 +7,7 @@ import {
   comparePositions,
   formatPosition,
   type LogPosition,
-} from '../../src/commands/event-store.ts';
+} from '../../src/event-sourcing/event-store.ts';
 import { PostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
 import { readCheckpoint } from '../../src/projections/checkpoints.ts';
 import { liveProjection } from '../../src/projections/project-batch.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import type { EventStore } from '../../src/commands/event-store.ts';
+import type { EventStore } from '../../src/event-sourcing/event-store.ts';
 import { instanceStream } from '../../src/domain/s3-config.ts';
 import type { EventFeed } from '../../src/projections/event-feed.ts';
 import type { Projector } from '../../src/projections/projector.ts';

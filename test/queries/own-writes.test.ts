@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { LogPosition } from '../../src/commands/event-store.ts';
+import type { LogPosition } from '../../src/event-sourcing/event-store.ts';
 import { OwnWrites } from '../../src/queries/own-writes.ts';
 
 const at = (major: number, minor = 0): LogPosition => [BigInt(major), BigInt(minor)];

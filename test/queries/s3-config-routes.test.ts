@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
-import { formatPosition, parsePosition } from '../../src/commands/event-store.ts';
+import { formatPosition, parsePosition } from '../../src/event-sourcing/event-store.ts';
 import { updateS3ConfigRoute } from '../../src/commands/update-s3-config.route.ts';
 import { instanceStream } from '../../src/domain/s3-config.ts';
 import { buildApp } from '../../src/http/app.ts';

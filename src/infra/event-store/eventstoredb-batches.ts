@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { RecordedEvent as EsdbRecordedEvent } from '@eventstore/db-client';
-import { comparePositions, type LogPosition } from '../../commands/event-store.ts';
+import { comparePositions, type LogPosition } from '../../event-sourcing/event-store.ts';
 import type { FeedEvent } from '../../projections/event-feed.ts';
 
 export interface BatchOptions {

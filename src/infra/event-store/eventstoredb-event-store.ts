@@ -19,7 +19,7 @@ import {
   type LogPosition,
   type NewEvent,
   type RecordedEvent,
-} from '../../commands/event-store.ts';
+} from '../../event-sourcing/event-store.ts';
 import type { EventFeed, FeedEvent, LogIdentity } from '../../projections/event-feed.ts';
 import { readInBatches } from './eventstoredb-batches.ts';
 import { clientConnectionString } from './eventstoredb-connection-string.ts';

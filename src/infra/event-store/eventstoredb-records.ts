@@ -1,5 +1,5 @@
 import type { Position, RecordedEvent as EsdbRecordedEvent } from '@eventstore/db-client';
-import type { LogPosition } from '../../commands/event-store.ts';
+import type { LogPosition } from '../../event-sourcing/event-store.ts';
 import type { FeedEvent } from '../../projections/event-feed.ts';
 
 /**

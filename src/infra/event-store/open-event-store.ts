@@ -1,4 +1,4 @@
-import type { EventStore } from '../../commands/event-store.ts';
+import type { EventStore } from '../../event-sourcing/event-store.ts';
 import type { EventFeed } from '../../projections/event-feed.ts';
 import type { Settings } from '../../settings.ts';
 import type { Database } from '../postgres/database.ts';

@@ -1,4 +1,4 @@
-import type { RecordedEvent } from '../../commands/event-store.ts';
+import type { RecordedEvent } from '../../event-sourcing/event-store.ts';
 
 /** How the Postgres event store's rows read and map to recorded events. */
 export interface EventRow {

@@ -7,7 +7,7 @@ import {
   type LogPosition,
   type NewEvent,
   type RecordedEvent,
-} from '../../commands/event-store.ts';
+} from '../../event-sourcing/event-store.ts';
 import type { EventFeed, LogIdentity } from '../../projections/event-feed.ts';
 import type { Pool } from '../postgres/pool.ts';
 import { escapeLike, eventColumns, toRecordedEvent, type EventRow } from './postgres-event-rows.ts';

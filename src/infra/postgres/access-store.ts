@@ -10,7 +10,7 @@ import {
   type MintedToken,
   type ParsedToken,
 } from '../access-token.ts';
-import { ExpiringCache } from '../expiring-cache.ts';
+import { ExpiringCache } from '../../shared/expiring-cache.ts';
 import { ChannelListener } from './channel-listener.ts';
 import type { Logger } from '../logger.ts';
 import { inTransaction, type Pool, type PoolClient } from './pool.ts';

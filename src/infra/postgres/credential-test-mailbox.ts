@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { StoredTestAnswer } from '../../commands/stored-credential-test.ts';
+import type { StoredTestAnswer } from '../../credential-tests/stored-credential-test.ts';
 import type { Pool } from './pool.ts';
 
 /** Channel a worker LISTENs on; the payload is the new request's id. */

@@ -1,4 +1,4 @@
-import type { EventStore } from '../../commands/event-store.ts';
+import type { EventStore } from '../../event-sourcing/event-store.ts';
 import {
   collectUnreferencedKeys,
   type UnreferencedKeyStore,

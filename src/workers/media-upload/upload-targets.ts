@@ -1,7 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type pg from 'pg';
-import { BoundedMap } from '../../commands/bounded-map.ts';
-import { ExpiringCache } from '../../infra/expiring-cache.ts';
+import { BoundedMap } from '../../shared/bounded-map.ts';
+import { ExpiringCache } from '../../shared/expiring-cache.ts';
 import type { Logger } from '../../infra/logger.ts';
 import type { Pool } from '../../infra/postgres/pool.ts';
 import { createS3Client, type S3Connection } from '../../infra/s3/s3-client.ts';

@@ -10,7 +10,7 @@ import {
   type LogPosition,
   type NewEvent,
   type RecordedEvent,
-} from '../../../src/commands/event-store.ts';
+} from '../../../src/event-sourcing/event-store.ts';
 import type { EventFeed } from '../../../src/projections/event-feed.ts';
 
 export interface StoreUnderTest {

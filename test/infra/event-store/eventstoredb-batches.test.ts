@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { RecordedEvent as EsdbRecordedEvent } from '@eventstore/db-client';
-import type { LogPosition } from '../../../src/commands/event-store.ts';
+import type { LogPosition } from '../../../src/event-sourcing/event-store.ts';
 import { readInBatches } from '../../../src/infra/event-store/eventstoredb-batches.ts';
 import { EventStoreDbEventStore } from '../../../src/infra/event-store/eventstoredb-event-store.ts';
 import { decodeRecord } from '../../../src/infra/event-store/eventstoredb-records.ts';

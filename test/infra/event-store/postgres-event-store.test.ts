@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import type pg from 'pg';
-import type { AppendResult, NewEvent } from '../../../src/commands/event-store.ts';
+import type { AppendResult, NewEvent } from '../../../src/event-sourcing/event-store.ts';
 import { PostgresEventStore } from '../../../src/infra/event-store/postgres-event-store.ts';
 import type { Pool } from '../../../src/infra/postgres/pool.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/database.ts';

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { comparePositions, type LogPosition } from '../../../src/commands/event-store.ts';
+import { comparePositions, type LogPosition } from '../../../src/event-sourcing/event-store.ts';
 import { PostgresEventStore } from '../../../src/infra/event-store/postgres-event-store.ts';
 import type { Logger } from '../../../src/infra/logger.ts';
 import { startProjector, type Projector } from '../../../src/projections/projector.ts';

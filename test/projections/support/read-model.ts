@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { foldS3Config } from '../../../src/commands/s3-config-handler.ts';
-import type { RecordedEvent } from '../../../src/commands/event-store.ts';
+import type { RecordedEvent } from '../../../src/event-sourcing/event-store.ts';
 import { instanceStreamCategory, publicView } from '../../../src/domain/s3-config.ts';
 import type { PostgresEventStore } from '../../../src/infra/event-store/postgres-event-store.ts';
 import type { Pool } from '../../../src/infra/postgres/pool.ts';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { EventStore, LogPosition, NewEvent } from '../../../src/commands/event-store.ts';
-import { comparePositions } from '../../../src/commands/event-store.ts';
+import type { EventStore, LogPosition, NewEvent } from '../../../src/event-sourcing/event-store.ts';
+import { comparePositions } from '../../../src/event-sourcing/event-store.ts';
 import { instanceStream, type Actor, type S3Settings } from '../../../src/domain/s3-config.ts';
 
 /**

@@ -1,19 +1,16 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { refuseForbiddenEndpoint } from './endpoint-address-check.ts';
+import { refuseForbiddenEndpoint } from '../commands/endpoint-address-check.ts';
 import { ApiError } from '../http/api-error.ts';
 import type { InstanceAccessHooks } from '../http/auth.ts';
 import type { AddressPolicy } from '../infra/network/address-policy.ts';
 import { probeBucket } from '../infra/s3/bucket-probe.ts';
 import { createS3Client, type S3Connection } from '../infra/s3/s3-client.ts';
 import { lateWorker, noWorker, type StoredTestAnswer } from './stored-credential-test.ts';
-import {
-  failureResponse,
-  instanceParams,
-  toS3ConfigRequest,
-  updateS3ConfigBody,
-} from './update-s3-config.schema.ts';
+import { failureResponse } from '../contract/failure-response.ts';
+import { instanceParams } from '../contract/instance-params.ts';
+import { toS3ConfigRequest, updateS3ConfigBody } from '../commands/update-s3-config.schema.ts';
 
 export interface TestS3ConfigRouteDeps {
   access: InstanceAccessHooks;

@@ -6,13 +6,13 @@ import {
   notEnabled,
   testS3ConfigRoute,
   type TestS3ConfigRouteDeps,
-} from '../../src/commands/test-s3-config.route.ts';
+} from '../../src/credential-tests/test-s3-config.route.ts';
 import { buildApp, type App } from '../../src/http/app.ts';
 import { accessControl, instanceAccess } from '../../src/http/auth.ts';
 import { requestRateLimit } from '../../src/http/rate-limit.ts';
 import { PostgresAccessStore } from '../../src/infra/postgres/access-store.ts';
 import { createGuardedAgents } from '../../src/infra/s3/guarded-agents.ts';
-import { lateWorker, noWorker } from '../../src/commands/stored-credential-test.ts';
+import { lateWorker, noWorker } from '../../src/credential-tests/stored-credential-test.ts';
 import { PostgresCredentialTestMailbox } from '../../src/infra/postgres/credential-test-mailbox.ts';
 import { PostgresInstanceKeyring } from '../../src/infra/postgres/postgres-instance-keyring.ts';
 import type { Projector } from '../../src/projections/projector.ts';
@@ -21,7 +21,7 @@ import { commandSide, enable, testMasterKey } from '../support/command-side.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { s3TestServer } from '../support/services.ts';
 import { projectorOver, reached } from '../projections/support/projection-harness.ts';
-import { createTestBucket, objectKeys, removeTestBucket, testS3Client } from './support/buckets.ts';
+import { createTestBucket, objectKeys, removeTestBucket, testS3Client } from '../workers/support/buckets.ts';
 
 describe('POST /api/instance/s3/:instance/test', () => {
   let database: TestDatabase;
