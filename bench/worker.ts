@@ -16,7 +16,7 @@ import { keypairToJson } from '../src/infra/master-keys.ts';
 import { createGuardedAgents } from '../src/infra/s3/guarded-agents.ts';
 import { UploadTargets } from '../src/workers/media-upload/upload-targets.ts';
 import { projectorOver, reached } from '../test/projections/support/projection-harness.ts';
-import { commandSide, enable } from '../test/support/command-side.ts';
+import { commandSide, enabling } from '../test/support/command-side.ts';
 import { createTestDatabase } from '../test/support/database.ts';
 import { s3TestServer } from '../test/support/services.ts';
 import {
@@ -154,7 +154,7 @@ async function configureInstances(side: ReturnType<typeof commandSide>): Promise
   let last;
   for (const instance of instances) {
     last = await side.handle(
-      enable(instance, server.secretAccessKey, {
+      enabling(instance, server.secretAccessKey, {
         region: server.region,
         bucket,
         accessKey: server.accessKeyId,

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import type { EventStore } from './event-sourcing/event-store.ts';
-import { createS3ConfigHandler } from './commands/s3-config-handler.ts';
+import { createUpdateS3ConfigHandler } from './commands/update-s3-config.handler.ts';
 import { updateS3ConfigRoute } from './commands/update-s3-config.route.ts';
 import { buildApp, type App } from './http/app.ts';
 import { accessControl, instanceAccess } from './http/auth.ts';
@@ -213,7 +213,7 @@ async function registerApi(
   cleanups.push(() => keyring.close());
 
   const access = instanceAccess(accessStore);
-  const handle = createS3ConfigHandler({
+  const handle = createUpdateS3ConfigHandler({
     eventStore,
     keyring,
     onKeyDestroyFailed: (error, keyId) =>

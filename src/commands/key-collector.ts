@@ -1,6 +1,6 @@
 import { instanceStream } from '../domain/s3-config.ts';
 import type { EventStore } from '../event-sourcing/event-store.ts';
-import { foldS3Config } from './s3-config-handler.ts';
+import { foldS3Config } from './s3-config-stream.ts';
 
 /** Instance keys that may be unreferenced, as the key store finds them. */
 export interface UnreferencedKeyStore {

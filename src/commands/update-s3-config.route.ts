@@ -7,7 +7,8 @@ import { ApiError, invalidRequestBody } from '../http/api-error.ts';
 import { authenticatedPrincipal, type InstanceAccessHooks } from '../http/auth.ts';
 import type { AddressPolicy } from '../infra/network/address-policy.ts';
 import { formatPosition, type LogPosition } from '../event-sourcing/event-store.ts';
-import { ConcurrentChangeError, type createS3ConfigHandler } from './s3-config-handler.ts';
+import { ConcurrentChangeError } from '../event-sourcing/command-handler.ts';
+import type { createUpdateS3ConfigHandler } from './update-s3-config.handler.ts';
 import { failureResponse } from '../contract/failure-response.ts';
 import { instanceParams } from '../contract/instance-params.ts';
 import {
@@ -18,7 +19,7 @@ import {
 import { updateS3ConfigExamples } from './update-s3-config.examples.ts';
 
 export interface UpdateS3ConfigRouteDeps {
-  handle: ReturnType<typeof createS3ConfigHandler>;
+  handle: ReturnType<typeof createUpdateS3ConfigHandler>;
   endpointPolicy: AddressPolicy;
   /** Token check before the body is read, then access to :instance (401/404 before any 400). */
   access: InstanceAccessHooks;
@@ -26,7 +27,7 @@ export interface UpdateS3ConfigRouteDeps {
   ownWrites: { appended(instance: string, position: LogPosition): void };
 }
 
-/** POST /api/instance/s3/:instance — the seed's "Update S3". */
+/** POST /api/instance/s3/:instance — the seed's "Update S3", the UpdateS3Config command. */
 export function updateS3ConfigRoute(deps: UpdateS3ConfigRouteDeps) {
   return async (fastify: FastifyInstance) => {
     const app = fastify.withTypeProvider<ZodTypeProvider>();
@@ -38,7 +39,7 @@ export function updateS3ConfigRoute(deps: UpdateS3ConfigRouteDeps) {
         preValidation: deps.access.authorizeInstance,
         preHandler: refuseForbiddenEndpoint(deps.endpointPolicy),
         schema: {
-          summary: 'Update S3',
+          summary: 'Update S3 config',
           description:
             'Configures the S3 storage of the instance. secretKey is encrypted at-rest and never returned. For S3-compatible storage (MinIO, Backblaze, DO Spaces), fill endpoint with the URL.',
           params: instanceParams,

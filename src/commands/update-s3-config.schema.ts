@@ -12,7 +12,7 @@ import {
 } from '../domain/s3-settings-rules.ts';
 import { s3View } from '../contract/s3-view.ts';
 import { hostProblem, type AddressPolicy } from '../infra/network/address-policy.ts';
-import type { S3ConfigRequest } from './s3-config-handler.ts';
+import type { S3ConfigRequest } from './update-s3-config.preparation.ts';
 
 const checked = (problem: (value: string) => string | undefined) =>
   z.string().superRefine((value, context) => {

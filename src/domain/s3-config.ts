@@ -37,9 +37,14 @@ export interface SubmittedSecret {
   ciphertext?: string;
 }
 
+/**
+ * The UpdateS3Config command as the decider takes it: the request to enable (with settings) or
+ * disable an instance's S3 storage, its secret already sealed by the shell.
+ */
 export type S3ConfigCommand =
   | {
-      type: 'ConfigureS3';
+      type: 'UpdateS3Config';
+      enabled: true;
       instance: string;
       settings: S3Settings;
       /** Absent: keep the stored secret (only possible while enabled). */
@@ -50,7 +55,8 @@ export type S3ConfigCommand =
       expectedRevision?: number;
     }
   | {
-      type: 'DisableS3';
+      type: 'UpdateS3Config';
+      enabled: false;
       instance: string;
       actor: Actor;
       at: string;
@@ -133,46 +139,43 @@ export function decide(command: S3ConfigCommand, state: S3ConfigState): S3Config
       `S3 configuration is at revision ${state.revision ?? 'none'}, not ${command.expectedRevision}`,
     );
   }
-  switch (command.type) {
-    case 'DisableS3':
-      // Disabling what is not enabled changes nothing, so it records nothing.
-      if (state.status !== 'enabled') return [];
-      return [
-        {
-          type: 'S3ConfigDisabled',
-          data: {
-            schemaVersion: 1,
-            instance: command.instance,
-            keyId: state.secret.keyId,
-            actor: command.actor,
-            at: command.at,
-          },
+  if (!command.enabled) {
+    // Disabling what is not enabled changes nothing, so it records nothing.
+    if (state.status !== 'enabled') return [];
+    return [
+      {
+        type: 'S3ConfigDisabled',
+        data: {
+          schemaVersion: 1,
+          instance: command.instance,
+          keyId: state.secret.keyId,
+          actor: command.actor,
+          at: command.at,
         },
-      ];
-    case 'ConfigureS3': {
-      const secret = secretChange(command.secret, state);
-      if (
-        secret.change === 'unchanged' &&
-        state.status === 'enabled' &&
-        sameSettings(state.settings, command.settings)
-      ) {
-        return [];
-      }
-      return [
-        {
-          type: 'S3ConfigUpdated',
-          data: {
-            schemaVersion: 1,
-            instance: command.instance,
-            ...command.settings,
-            secret,
-            actor: command.actor,
-            at: command.at,
-          },
-        },
-      ];
-    }
+      },
+    ];
   }
+  const secret = secretChange(command.secret, state);
+  if (
+    secret.change === 'unchanged' &&
+    state.status === 'enabled' &&
+    sameSettings(state.settings, command.settings)
+  ) {
+    return [];
+  }
+  return [
+    {
+      type: 'S3ConfigUpdated',
+      data: {
+        schemaVersion: 1,
+        instance: command.instance,
+        ...command.settings,
+        secret,
+        actor: command.actor,
+        at: command.at,
+      },
+    },
+  ];
 }
 
 /**

@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { EventStore } from '../../src/event-sourcing/event-store.ts';
 import { collectUnreferencedKeys } from '../../src/commands/key-collector.ts';
-import { createS3ConfigHandler, foldS3Config } from '../../src/commands/s3-config-handler.ts';
+import { createUpdateS3ConfigHandler } from '../../src/commands/update-s3-config.handler.ts';
+import { foldS3Config } from '../../src/commands/s3-config-stream.ts';
 import { instanceStream } from '../../src/domain/s3-config.ts';
 import { postgresUnreferencedKeys } from '../../src/infra/postgres/unreferenced-keys.ts';
-import { commandSide, enable } from '../support/command-side.ts';
+import { commandSide, enabling } from '../support/command-side.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 
 let database: TestDatabase;
@@ -44,11 +45,11 @@ const collect = (graceMs: number) =>
 
 describe('keys whose append outcome is unknown', () => {
   test('are kept when the append committed but its answer was lost, and the event opens', async () => {
-    const handle = createS3ConfigHandler({
+    const handle = createUpdateS3ConfigHandler({
       eventStore: connectionLost('after-commit'),
       keyring: side.keyring,
     });
-    await assert.rejects(handle(enable('committed', 'the-secret')), /Connection terminated/);
+    await assert.rejects(handle(enabling('committed', 'the-secret')), /Connection terminated/);
 
     const state = foldS3Config(await side.eventStore.readStream(instanceStream('committed')));
     assert.equal(state.status, 'enabled');
@@ -62,11 +63,11 @@ describe('keys whose append outcome is unknown', () => {
   });
 
   test('are kept when nothing was appended, and collected once older than the grace period', async () => {
-    const handle = createS3ConfigHandler({
+    const handle = createUpdateS3ConfigHandler({
       eventStore: connectionLost('before-commit'),
       keyring: side.keyring,
     });
-    await assert.rejects(handle(enable('lost', 'the-secret')), /Connection terminated/);
+    await assert.rejects(handle(enabling('lost', 'the-secret')), /Connection terminated/);
     assert.deepEqual(await side.eventStore.readStream(instanceStream('lost')), []);
     const [orphan] = await keysOf('lost');
     assert.ok(orphan, 'the key of an unknown outcome is not deleted at once');
@@ -81,15 +82,15 @@ describe('keys whose append outcome is unknown', () => {
   });
 
   test('an orphan of an instance that is enabled with another key is collected; its key stays', async () => {
-    await side.handle(enable('busy', 'first'));
-    const handle = createS3ConfigHandler({
+    await side.handle(enabling('busy', 'first'));
+    const handle = createUpdateS3ConfigHandler({
       eventStore: connectionLost('before-commit'),
       keyring: side.keyring,
     });
     // Enabled with a new secret: the key stays the enablement's, so force a fresh key by an
     // orphan created the way a lost enable would.
     const orphan = await side.keyring.create('busy');
-    await assert.rejects(handle(enable('busy', 'second')), /Connection terminated/);
+    await assert.rejects(handle(enabling('busy', 'second')), /Connection terminated/);
     const [inUse] = await keysOf('busy');
 
     assert.equal((await collect(0)).collected, 1);

@@ -17,11 +17,16 @@ import { PostgresCredentialTestMailbox } from '../../src/infra/postgres/credenti
 import { PostgresInstanceKeyring } from '../../src/infra/postgres/postgres-instance-keyring.ts';
 import type { Projector } from '../../src/projections/projector.ts';
 import { startCredentialTestResponder } from '../../src/workers/credential-tests/credential-test-responder.ts';
-import { commandSide, enable, testMasterKey } from '../support/command-side.ts';
+import { commandSide, enabling, testMasterKey } from '../support/command-side.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { s3TestServer } from '../support/services.ts';
 import { projectorOver, reached } from '../projections/support/projection-harness.ts';
-import { createTestBucket, objectKeys, removeTestBucket, testS3Client } from '../workers/support/buckets.ts';
+import {
+  createTestBucket,
+  objectKeys,
+  removeTestBucket,
+  testS3Client,
+} from '../workers/support/buckets.ts';
 
 describe('POST /api/instance/s3/:instance/test', () => {
   let database: TestDatabase;
@@ -58,7 +63,7 @@ describe('POST /api/instance/s3/:instance/test', () => {
     ({ instanceToken: token } = await access.createInstance('acme', 'configured'));
     await access.createInstance('acme', 'bare');
     const outcome = await side.handle(
-      enable('configured', server().secretAccessKey, {
+      enabling('configured', server().secretAccessKey, {
         region: server().region,
         bucket,
         accessKey: server().accessKeyId,
@@ -149,7 +154,7 @@ describe('POST /api/instance/s3/:instance/test', () => {
   test('stored credentials that the bucket refuses are answered as a failed step', async () => {
     const { instanceToken } = await access.createInstance('acme', 'wrong-secret');
     const outcome = await side.handle(
-      enable('wrong-secret', 'not-the-right-secret', {
+      enabling('wrong-secret', 'not-the-right-secret', {
         region: server().region,
         bucket,
         accessKey: server().accessKeyId,

@@ -27,9 +27,10 @@ const settings: S3Settings = {
 };
 const secret = { keyId: 'k1', mac: 'mac-of-secret-1', ciphertext: 'sealed-secret-1' };
 
-const configure = (overrides: Partial<Extract<S3ConfigCommand, { type: 'ConfigureS3' }>> = {}) =>
+const enabling = (overrides: Partial<Extract<S3ConfigCommand, { enabled: true }>> = {}) =>
   ({
-    type: 'ConfigureS3',
+    type: 'UpdateS3Config',
+    enabled: true,
     instance: 'my-instance',
     settings,
     secret,
@@ -37,8 +38,15 @@ const configure = (overrides: Partial<Extract<S3ConfigCommand, { type: 'Configur
     at,
     ...overrides,
   }) as const;
-const disable = (overrides: Partial<Extract<S3ConfigCommand, { type: 'DisableS3' }>> = {}) =>
-  ({ type: 'DisableS3', instance: 'my-instance', actor, at, ...overrides }) as const;
+const disabling = (overrides: Partial<Extract<S3ConfigCommand, { enabled: false }>> = {}) =>
+  ({
+    type: 'UpdateS3Config',
+    enabled: false,
+    instance: 'my-instance',
+    actor,
+    at,
+    ...overrides,
+  }) as const;
 
 const updated = (
   eventSettings: S3Settings,
@@ -58,58 +66,58 @@ const rejectedFor = (reason: S3ConfigRejected['reason']) => (error: Error) =>
 
 describe('configuring S3', () => {
   test('enabling an unconfigured instance records the settings and the sealed secret', () => {
-    given([]).when(configure()).then([enabledWithSecret1]);
+    given([]).when(enabling()).then([enabledWithSecret1]);
   });
 
   test('enabling needs a secret key', () => {
     given([])
-      .when(configure({ secret: undefined }))
+      .when(enabling({ secret: undefined }))
       .thenRejects(rejectedFor('secret-required'));
   });
 
   test('the same request again changes nothing and records nothing', () => {
     given([enabledWithSecret1])
-      .when(configure({ secret: { keyId: 'k1', mac: 'mac-of-secret-1' } }))
+      .when(enabling({ secret: { keyId: 'k1', mac: 'mac-of-secret-1' } }))
       .thenNothingHappens();
   });
 
   test('a change of prefix without the secret keeps the stored secret', () => {
     const moved = { ...settings, pathPrefix: 'other/' };
     given([enabledWithSecret1])
-      .when(configure({ settings: moved, secret: undefined }))
+      .when(enabling({ settings: moved, secret: undefined }))
       .then([updated(moved, { change: 'unchanged' })]);
   });
 
   test('re-sending the stored secret with another field carries no new ciphertext', () => {
     const moved = { ...settings, bucket: 'another-bucket' };
     given([enabledWithSecret1])
-      .when(configure({ settings: moved, secret: { keyId: 'k1', mac: 'mac-of-secret-1' } }))
+      .when(enabling({ settings: moved, secret: { keyId: 'k1', mac: 'mac-of-secret-1' } }))
       .then([updated(moved, { change: 'unchanged' })]);
   });
 
   test('a different secret is sealed anew', () => {
     const rotated = { keyId: 'k1', mac: 'mac-of-secret-2', ciphertext: 'sealed-secret-2' };
     given([enabledWithSecret1])
-      .when(configure({ secret: rotated }))
+      .when(enabling({ secret: rotated }))
       .then([updated(settings, { change: 'sealed', ...rotated })]);
   });
 
   test('a changed secret without its ciphertext is a bug in the shell, not a decision', () => {
     given([enabledWithSecret1])
-      .when(configure({ secret: { keyId: 'k1', mac: 'mac-of-secret-2' } }))
+      .when(enabling({ secret: { keyId: 'k1', mac: 'mac-of-secret-2' } }))
       .thenRejects((error) => /without its ciphertext/.test(error.message));
   });
 
   test('re-enabling after a disable needs every field again, the secret included', () => {
     given([enabledWithSecret1, disabled])
-      .when(configure({ secret: undefined }))
+      .when(enabling({ secret: undefined }))
       .thenRejects(rejectedFor('secret-required'));
   });
 
   test('re-enabling after a disable with a new key is recorded', () => {
     const fresh = { keyId: 'k2', mac: 'mac-under-k2', ciphertext: 'sealed-under-k2' };
     given([enabledWithSecret1, disabled])
-      .when(configure({ secret: fresh }))
+      .when(enabling({ secret: fresh }))
       .then([updated(settings, { change: 'sealed', ...fresh })]);
   });
 });
@@ -120,7 +128,7 @@ describe('a public base URL', () => {
 
   test('is recorded with the settings, and the view shows it', () => {
     given([])
-      .when(configure({ settings: published }))
+      .when(enabling({ settings: published }))
       .then([enabledPublished]);
     assert.deepEqual(publicView(evolve(initialState, enabledPublished)), {
       enabled: true,
@@ -131,16 +139,16 @@ describe('a public base URL', () => {
   test('changing only it is a change; repeating it is not', () => {
     const moved = { ...published, publicBaseUrl: 'https://other.example.com/' };
     given([enabledPublished])
-      .when(configure({ settings: moved, secret: undefined }))
+      .when(enabling({ settings: moved, secret: undefined }))
       .then([updated(moved, { change: 'unchanged' })]);
     given([enabledPublished])
-      .when(configure({ settings: published, secret: undefined }))
+      .when(enabling({ settings: published, secret: undefined }))
       .thenNothingHappens();
   });
 
   test('left out of an update while enabled, it is cleared, like endpoint and pathPrefix', () => {
     given([enabledPublished])
-      .when(configure({ settings, secret: undefined }))
+      .when(enabling({ settings, secret: undefined }))
       .then([updated(settings, { change: 'unchanged' })]);
     const state = [enabledPublished, updated(settings, { change: 'unchanged' })].reduce(
       evolve,
@@ -152,7 +160,7 @@ describe('a public base URL', () => {
   test('a disable clears it with every other field', () => {
     const state = [enabledPublished, disabled].reduce(evolve, initialState);
     assert.equal('publicBaseUrl' in publicView(state), false);
-    given([enabledPublished, disabled]).when(configure()).then([enabledWithSecret1]);
+    given([enabledPublished, disabled]).when(enabling()).then([enabledWithSecret1]);
   });
 
   test('stored events decode with it and, as written before it existed, without it', () => {
@@ -175,28 +183,28 @@ describe('a public base URL', () => {
 
 describe('disabling S3', () => {
   test('disabling an enabled instance records which key material is destroyed', () => {
-    given([enabledWithSecret1]).when(disable()).then([disabled]);
+    given([enabledWithSecret1]).when(disabling()).then([disabled]);
   });
 
   test('disabling what is not enabled records nothing', () => {
-    given([]).when(disable()).thenNothingHappens();
-    given([enabledWithSecret1, disabled]).when(disable()).thenNothingHappens();
+    given([]).when(disabling()).thenNothingHappens();
+    given([enabledWithSecret1, disabled]).when(disabling()).thenNothingHappens();
   });
 });
 
 describe('If-Match', () => {
   test('a command made against the current revision goes through', () => {
     given([enabledWithSecret1])
-      .when(disable({ expectedRevision: 0 }))
+      .when(disabling({ expectedRevision: 0 }))
       .then([disabled]);
   });
 
   test('a command made against an older revision is refused', () => {
     given([enabledWithSecret1, disabled, enabledWithSecret1])
-      .when(disable({ expectedRevision: 1 }))
+      .when(disabling({ expectedRevision: 1 }))
       .thenRejects(rejectedFor('revision-mismatch'));
     given([])
-      .when(disable({ expectedRevision: 0 }))
+      .when(disabling({ expectedRevision: 0 }))
       .thenRejects(rejectedFor('revision-mismatch'));
   });
 });

@@ -4,7 +4,7 @@ import Fastify from 'fastify';
 import { createMetrics, metricsRoute } from '../../src/http/metrics.ts';
 import { PostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
 import { projectionLagSeconds } from '../../src/projections/projection-lag.ts';
-import { commandSide, enable } from '../support/command-side.ts';
+import { commandSide, enabling } from '../support/command-side.ts';
 import { createTestDatabase } from '../support/database.ts';
 import { projectorOver, reached } from '../projections/support/projection-harness.ts';
 
@@ -60,7 +60,7 @@ test('projection lag is the age of the oldest event the read model has not appli
   );
   try {
     assert.equal(await lag(), 0, 'nothing to project');
-    const outcome = await side.handle(enable('alpha', 'secret'));
+    const outcome = await side.handle(enabling('alpha', 'secret'));
     await new Promise((resolve) => setTimeout(resolve, 100));
     assert.ok((await lag()) >= 0.1, 'behind by the event just appended');
     const projector = projectorOver(database, { keyring: side.keyring });

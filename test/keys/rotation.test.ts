@@ -14,7 +14,7 @@ import {
 } from '../../src/infra/postgres/postgres-instance-keyring.ts';
 import { openSealed } from '../../src/infra/sealing.ts';
 import { openSecret } from '../../src/infra/secrets/secret-envelope.ts';
-import { commandSide, disable, enable } from '../support/command-side.ts';
+import { commandSide, disabling, enabling } from '../support/command-side.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { requiredEnv } from '../support/services.ts';
 import {
@@ -81,8 +81,8 @@ before(async () => {
   oldKey = newMasterKey();
   newKey = newMasterKey();
   side = commandSide(database, apiMasterKey(oldKey));
-  for (const instance of instances) await side.handle(enable(instance, secretOf(instance)));
-  for (const instance of disabled) await side.handle(disable(instance));
+  for (const instance of instances) await side.handle(enabling(instance, secretOf(instance)));
+  for (const instance of disabled) await side.handle(disabling(instance));
 });
 after(async () => {
   await database?.drop();
@@ -122,7 +122,7 @@ describe('stowage keys rotate', () => {
 
     // Keys the API creates under the new public key while the rotation runs.
     side = commandSide(database, apiMasterKey(newKey));
-    await side.handle(enable('rot-new', secretOf('rot-new')));
+    await side.handle(enabling('rot-new', secretOf('rot-new')));
     instances.push('rot-new');
 
     const child = spawnStowage(['keys', 'rotate', '--batch-size', '1'], {
@@ -213,7 +213,7 @@ describe('stowage keys rotate', () => {
   test('keys on a master key nobody holds are reported and make it exit 1', async () => {
     const lost = newMasterKey();
     const orphanSide = commandSide(database, apiMasterKey(lost));
-    await orphanSide.handle(enable('rot-lost', 'x'));
+    await orphanSide.handle(enabling('rot-lost', 'x'));
     const result = await cli(['rotate'], { STOWAGE_SEAL_SECRET_KEY: newKey.secretKey });
     assert.equal(result.code, 1);
     assert.deepEqual(JSON.parse(result.stdout).notHeld, { [lost.id]: 1 });

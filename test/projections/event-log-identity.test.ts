@@ -10,7 +10,7 @@ import type { EventFeed } from '../../src/projections/event-feed.ts';
 import { liveProjection, PoisonEventError } from '../../src/projections/project-batch.ts';
 import { projectionLagSeconds } from '../../src/projections/projection-lag.ts';
 import { replayReadModel } from '../../src/projections/replay.ts';
-import { commandSide, enable } from '../support/command-side.ts';
+import { commandSide, enabling } from '../support/command-side.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { capturingLogger, noKeys, projectorOver, reached } from './support/projection-harness.ts';
 import { readModel } from './support/read-model.ts';
@@ -42,7 +42,7 @@ describe('checkpoints name the event log their position is in', () => {
 
   test('a checkpoint written reading EventStoreDB makes the projector refuse, telling the operator to replay', async () => {
     const side = commandSide(database);
-    const first = await side.handle(enable('alpha', 'first-secret'));
+    const first = await side.handle(enabling('alpha', 'first-secret'));
     await database.pool.query(
       `INSERT INTO projection_checkpoints (name, position_major, position_minor, log_store, log_id)
        VALUES ($1, 123456, 123400, 'eventstoredb', 'c5a5d0c4-5f1e-4a7e-9c53-2f4f0e1b7d11')`,
@@ -89,7 +89,7 @@ describe('checkpoints name the event log their position is in', () => {
 
     const resumed = projectorOver(database);
     try {
-      const second = await side.handle(enable('beta', 'second-secret'));
+      const second = await side.handle(enabling('beta', 'second-secret'));
       await reached(resumed, second.position ?? null);
       assert.deepEqual([...(await readModel(database.pool)).keys()].sort(), ['alpha', 'beta']);
     } finally {
@@ -105,7 +105,7 @@ describe('checkpoints name the event log their position is in', () => {
     const side = commandSide(database);
     const projector = projectorOver(database);
     try {
-      const change = await side.handle(enable('gamma', 'third-secret'));
+      const change = await side.handle(enabling('gamma', 'third-secret'));
       await reached(projector, change.position ?? null);
     } finally {
       await projector.stop();
@@ -127,7 +127,7 @@ describe('an undecodable EventStoreDB record in the feed', () => {
   test('takes the poison-event path: same log line, the checkpoint just before it, projection stopped', async () => {
     const store = new PostgresEventStore(database.pool, database.connect);
     const side = commandSide(database);
-    const good = await side.handle(enable('tomb', 'secret'));
+    const good = await side.handle(enabling('tomb', 'secret'));
     const stream = instanceStream('tomb');
     // What a hard-deleted stream leaves in $all, decoded as the EventStoreDB adapter does, placed
     // right after the real event in the Postgres log.

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { InstanceKeyring } from '../../src/commands/instance-keyring.ts';
-import { createS3ConfigHandler } from '../../src/commands/s3-config-handler.ts';
+import { createUpdateS3ConfigHandler } from '../../src/commands/update-s3-config.handler.ts';
 import { instanceStream } from '../../src/domain/s3-config.ts';
 import { PostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
 import { createPool } from '../../src/infra/postgres/pool.ts';
@@ -13,7 +13,7 @@ import {
   PoisonEventError,
 } from '../../src/projections/project-batch.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { disable, enable, testMasterKey } from '../support/command-side.ts';
+import { disabling, enabling, testMasterKey } from '../support/command-side.ts';
 import { capturingLogger, noKeys, projectorOver, reached } from './support/projection-harness.ts';
 import { assertReadModelMatchesLog, readModel, waitUntil } from './support/read-model.ts';
 import {
@@ -51,23 +51,23 @@ describe('the S3 configuration projection', () => {
       discard: (keyId) => keyring.discard(keyId),
       destroy: async () => {},
     };
-    const handle = createS3ConfigHandler({ eventStore: store, keyring: forgetful });
-    await handle(enable('alpha', 'first-secret'));
-    await handle(enable('alpha', undefined, { pathPrefix: 'moved/' }));
-    const disabling = await handle(disable('alpha'));
+    const handle = createUpdateS3ConfigHandler({ eventStore: store, keyring: forgetful });
+    await handle(enabling('alpha', 'first-secret'));
+    await handle(enabling('alpha', undefined, { pathPrefix: 'moved/' }));
+    const disabled = await handle(disabling('alpha'));
     const [firstKey] = await keyIds(database);
     assert.ok(firstKey, 'the command side left the key alive');
 
     const projector = projectorOver(database, { keyring });
     try {
-      await reached(projector, disabling.position!);
+      await reached(projector, disabled.position!);
       const row = (await readModel(database.pool)).get('alpha');
       assert.equal(row?.enabled, false);
       assert.equal(row?.secret, null);
       assert.equal(row?.revision, 2);
       assert.ok(!(await keyIds(database)).includes(firstKey), 'the key row is deleted');
 
-      const reenabling = await handle(enable('alpha', 'second-secret', { bucket: 'other' }));
+      const reenabling = await handle(enabling('alpha', 'second-secret', { bucket: 'other' }));
       await reached(projector, reenabling.position!);
       const reenabled = (await readModel(database.pool)).get('alpha');
       assert.equal(reenabled?.enabled, true);

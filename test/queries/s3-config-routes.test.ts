@@ -12,7 +12,7 @@ import { getS3ConfigRoute } from '../../src/queries/get-s3-config.route.ts';
 import { OwnWrites } from '../../src/queries/own-writes.ts';
 import { PostgresProjectionProgress } from '../../src/queries/projection-progress.ts';
 import { PostgresS3ConfigViews } from '../../src/queries/s3-config-views.ts';
-import { awsSettings, commandSide, disable, enable } from '../support/command-side.ts';
+import { awsSettings, commandSide, disabling, enabling } from '../support/command-side.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { projectorOver, reached } from '../projections/support/projection-harness.ts';
 
@@ -103,7 +103,7 @@ describe('the S3 configuration query routes', () => {
   });
 
   test('with minPosition a read sees the write it follows, without the secret', async () => {
-    const written = await side.handle(enable('rw', 'the-secret-key'));
+    const written = await side.handle(enabling('rw', 'the-secret-key'));
     const started = Date.now();
     const response = await get(
       `/api/instance/s3/rw?minPosition=${formatPosition(written.position!)}`,
@@ -119,7 +119,7 @@ describe('the S3 configuration query routes', () => {
     );
     assert.doesNotMatch(response.body, /secret|cipher|keyId/i);
 
-    const changed = await side.handle(enable('rw', undefined, { bucket: 'moved' }));
+    const changed = await side.handle(enabling('rw', undefined, { bucket: 'moved' }));
     const byHeader = await get('/api/instance/s3/rw', {
       'x-stowage-min-position': formatPosition(changed.position!),
     });
@@ -156,7 +156,7 @@ describe('the S3 configuration query routes', () => {
 
   test('a GET of an instance with nothing pending here neither waits nor reads the checkpoint', async () => {
     // Written through another process's command side: nothing this process must wait for.
-    const elsewhere = await side.handle(enable('elsewhere', 'another-secret'));
+    const elsewhere = await side.handle(enabling('elsewhere', 'another-secret'));
     await reached(projector, elsewhere.position!);
     const readsBefore = checkpointReads;
 
@@ -201,10 +201,10 @@ describe('the S3 configuration query routes', () => {
   });
 
   test('the history lists every change with its actor and field changes, and no secret material', async () => {
-    await side.handle(enable('hist', 'first-secret'));
-    await side.handle(enable('hist', 'first-secret', { pathPrefix: 'moved/' }));
-    await side.handle(disable('hist'));
-    await side.handle(enable('hist', 'second-secret', { bucket: 'other' }));
+    await side.handle(enabling('hist', 'first-secret'));
+    await side.handle(enabling('hist', 'first-secret', { pathPrefix: 'moved/' }));
+    await side.handle(disabling('hist'));
+    await side.handle(enabling('hist', 'second-secret', { bucket: 'other' }));
     const events = await side.eventStore.readStream(instanceStream('hist'));
 
     const response = await get('/api/instance/s3/hist/history');

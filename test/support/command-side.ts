@@ -1,7 +1,5 @@
-import {
-  createS3ConfigHandler,
-  type S3ConfigChange,
-} from '../../src/commands/s3-config-handler.ts';
+import { createUpdateS3ConfigHandler } from '../../src/commands/update-s3-config.handler.ts';
+import type { UpdateS3Config } from '../../src/commands/update-s3-config.preparation.ts';
 import { PostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
 import { masterKeyId, type MasterKey } from '../../src/infra/master-keys.ts';
 import { PostgresInstanceKeyring } from '../../src/infra/postgres/postgres-instance-keyring.ts';
@@ -17,7 +15,7 @@ export function testMasterKey(): MasterKey {
 export function commandSide(database: TestDatabase, masterKey: MasterKey = testMasterKey()) {
   const eventStore = new PostgresEventStore(database.pool, database.connect);
   const keyring = new PostgresInstanceKeyring(database.pool, masterKey);
-  const handle = createS3ConfigHandler({ eventStore, keyring });
+  const handle = createUpdateS3ConfigHandler({ eventStore, keyring });
   return { eventStore, keyring, handle, masterKey };
 }
 
@@ -29,11 +27,12 @@ export const awsSettings = {
   pathPrefix: 'media/myinstance/',
 };
 
-export function enable(
+/** An UpdateS3Config that enables the instance's storage. */
+export function enabling(
   instance: string,
   secretKey: string | undefined,
   settings: Partial<typeof awsSettings> = {},
-): S3ConfigChange {
+): UpdateS3Config {
   return {
     instance,
     request: {
@@ -46,7 +45,8 @@ export function enable(
   };
 }
 
-export function disable(instance: string): S3ConfigChange {
+/** An UpdateS3Config that disables the instance's storage. */
+export function disabling(instance: string): UpdateS3Config {
   return {
     instance,
     request: { enabled: false },

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { foldS3Config } from '../../../src/commands/s3-config-handler.ts';
+import { foldS3Config } from '../../../src/commands/s3-config-stream.ts';
 import type { RecordedEvent } from '../../../src/event-sourcing/event-store.ts';
 import { instanceStreamCategory, publicView } from '../../../src/domain/s3-config.ts';
 import type { PostgresEventStore } from '../../../src/infra/event-store/postgres-event-store.ts';

@@ -4,7 +4,7 @@ import pino from 'pino';
 import { createGuardedAgents } from '../../../src/infra/s3/guarded-agents.ts';
 import type { Pool } from '../../../src/infra/postgres/pool.ts';
 import { UploadTargets } from '../../../src/workers/media-upload/upload-targets.ts';
-import { commandSide, disable, enable } from '../../support/command-side.ts';
+import { commandSide, disabling, enabling } from '../../support/command-side.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/database.ts';
 import { projectorOver, reached } from '../../projections/support/projection-harness.ts';
 import { waitUntil } from '../../projections/support/read-model.ts';
@@ -56,7 +56,7 @@ async function change(request: Parameters<typeof side.handle>[0]) {
 }
 
 test('a configuration is read once, kept, and read again only after the projection announces a change', async () => {
-  await change(enable('alpha', 'secret-one', { pathPrefix: 'one/' }));
+  await change(enabling('alpha', 'secret-one', { pathPrefix: 'one/' }));
   const first = await targets.find('alpha');
   assert.equal(first?.pathPrefix, 'one/');
   assert.equal(
@@ -67,7 +67,7 @@ test('a configuration is read once, kept, and read again only after the projecti
   assert.equal(await targets.find('alpha'), first);
   assert.equal(reads, readsAfterFirst, 'answered from memory');
 
-  await change(enable('alpha', 'secret-two', { pathPrefix: 'two/' }));
+  await change(enabling('alpha', 'secret-two', { pathPrefix: 'two/' }));
   await waitUntil(async () => (await targets.find('alpha'))?.pathPrefix === 'two/');
   const second = await targets.find('alpha');
   assert.equal(
@@ -75,13 +75,13 @@ test('a configuration is read once, kept, and read again only after the projecti
     'secret-two',
   );
 
-  await change(disable('alpha'));
+  await change(disabling('alpha'));
   await waitUntil(async () => (await targets.find('alpha')) === undefined);
   assert.equal(await targets.find('never-configured'), undefined);
 });
 
 test('while the change listener is down nothing is kept, so no change can be missed', async () => {
-  await change(enable('beta', 'secret'));
+  await change(enabling('beta', 'secret'));
   await targets.find('beta');
   const { rows } = await database.pool.query<{ pid: number }>(
     "SELECT pid FROM pg_stat_activity WHERE application_name = 'stowage listener stowage_s3_config_changed' AND datname = current_database()",

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { foldS3Config } from '../../src/commands/s3-config-handler.ts';
+import { foldS3Config } from '../../src/commands/s3-config-stream.ts';
 import { instanceStream } from '../../src/domain/s3-config.ts';
 import { openSealed } from '../../src/infra/sealing.ts';
 import { openSecret, SecretContextMismatch } from '../../src/infra/secrets/secret-envelope.ts';
 import { fromBase64Url } from '../../src/infra/sealing.ts';
-import { commandSide, disable, enable } from '../support/command-side.ts';
+import { commandSide, disabling, enabling } from '../support/command-side.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 
 let database: TestDatabase;
@@ -26,7 +26,7 @@ const sealedSecretsOf = async (instance: string) =>
 
 describe('the S3 configuration command handler', () => {
   test('enabling seals the secret so that the worker, and only with the instance key, can open it', async () => {
-    const outcome = await side.handle(enable('alpha', 'wJalrXUtnFEMI/K7MDENG'));
+    const outcome = await side.handle(enabling('alpha', 'wJalrXUtnFEMI/K7MDENG'));
     assert.equal(outcome.state.status, 'enabled');
     assert.ok(outcome.position);
 
@@ -42,12 +42,12 @@ describe('the S3 configuration command handler', () => {
   });
 
   test('the same request again appends nothing; a new prefix without the secret keeps it unsealed', async () => {
-    await side.handle(enable('beta', 'secret-beta'));
-    await side.handle(enable('beta', 'secret-beta'));
+    await side.handle(enabling('beta', 'secret-beta'));
+    await side.handle(enabling('beta', 'secret-beta'));
     assert.equal((await side.eventStore.readStream(instanceStream('beta'))).length, 1);
 
-    await side.handle(enable('beta', undefined, { pathPrefix: 'moved/' }));
-    await side.handle(enable('beta', 'secret-beta', { pathPrefix: 'moved/' }));
+    await side.handle(enabling('beta', undefined, { pathPrefix: 'moved/' }));
+    await side.handle(enabling('beta', 'secret-beta', { pathPrefix: 'moved/' }));
     const events = await side.eventStore.readStream(instanceStream('beta'));
     assert.equal(events.length, 2);
     assert.deepEqual(events[1]!.data.secret, { change: 'unchanged' });
@@ -55,7 +55,7 @@ describe('the S3 configuration command handler', () => {
   });
 
   test('a ciphertext copied into another instance or revision does not open there', async () => {
-    await side.handle(enable('gamma', 'secret-gamma'));
+    await side.handle(enabling('gamma', 'secret-gamma'));
     const [sealed] = await sealedSecretsOf('gamma');
     const keyId = sealed!.secret!.keyId!;
     const keypair = (await side.keyring.openKeypair(keyId))!;
@@ -71,14 +71,14 @@ describe('the S3 configuration command handler', () => {
   });
 
   test('disabling shreds the key material: no earlier ciphertext opens, even with the master key', async () => {
-    await side.handle(enable('shred', 'first-secret'));
-    await side.handle(enable('shred', 'second-secret'));
+    await side.handle(enabling('shred', 'first-secret'));
+    await side.handle(enabling('shred', 'second-secret'));
     const sealed = await sealedSecretsOf('shred');
     assert.equal(sealed.length, 2);
     const keyId = sealed[0]!.secret!.keyId!;
     assert.ok(await side.keyring.openKeypair(keyId));
 
-    await side.handle(disable('shred'));
+    await side.handle(disabling('shred'));
 
     assert.equal(await side.keyring.openKeypair(keyId), undefined);
     const { rows } = await database.pool.query('SELECT 1 FROM instance_keys WHERE key_id = $1', [
@@ -114,9 +114,9 @@ describe('the S3 configuration command handler', () => {
   });
 
   test('re-enabling after a disable gets fresh key material', async () => {
-    await side.handle(enable('again', 'one'));
-    await side.handle(disable('again'));
-    await side.handle(enable('again', 'one'));
+    await side.handle(enabling('again', 'one'));
+    await side.handle(disabling('again'));
+    await side.handle(enabling('again', 'one'));
     const sealed = await sealedSecretsOf('again');
     assert.equal(sealed.length, 2);
     assert.notEqual(sealed[0]!.secret!.keyId, sealed[1]!.secret!.keyId);
@@ -124,7 +124,7 @@ describe('the S3 configuration command handler', () => {
   });
 
   test('disabling an instance that is not enabled appends nothing', async () => {
-    const outcome = await side.handle(disable('never-configured'));
+    const outcome = await side.handle(disabling('never-configured'));
     assert.equal(outcome.state.status, 'unconfigured');
     assert.equal(outcome.position, undefined);
     assert.deepEqual(await side.eventStore.readStream(instanceStream('never-configured')), []);
@@ -133,10 +133,10 @@ describe('the S3 configuration command handler', () => {
   test('50 concurrent different updates from two processes all land, in one contiguous stream', async () => {
     const processA = side;
     const processB = commandSide(database, side.masterKey);
-    await processA.handle(enable('busy', 'busy-secret'));
+    await processA.handle(enabling('busy', 'busy-secret'));
     const outcomes = await Promise.all(
       Array.from({ length: 50 }, (_, n) =>
-        (n % 2 ? processA : processB).handle(enable('busy', undefined, { pathPrefix: `p${n}/` })),
+        (n % 2 ? processA : processB).handle(enabling('busy', undefined, { pathPrefix: `p${n}/` })),
       ),
     );
     assert.equal(outcomes.length, 50);
@@ -164,12 +164,12 @@ describe('the S3 configuration command handler', () => {
   test('a state kept in memory is never trusted for a repeat or a refusal', async () => {
     const processA = side;
     const processB = commandSide(database, side.masterKey);
-    await processA.handle(enable('stale', 'stale-secret'));
+    await processA.handle(enabling('stale', 'stale-secret'));
 
     // B moves the prefix; A's kept state still says media/myinstance/, so A's repeat of its own
     // earlier request is a change after all and must be appended.
-    await processB.handle(enable('stale', undefined, { pathPrefix: 'by-b/' }));
-    const reverted = await processA.handle(enable('stale', 'stale-secret'));
+    await processB.handle(enabling('stale', undefined, { pathPrefix: 'by-b/' }));
+    const reverted = await processA.handle(enabling('stale', 'stale-secret'));
     assert.ok(reverted.position, 'appended');
     assert.equal(
       reverted.state.status === 'enabled' && reverted.state.settings.pathPrefix,
@@ -178,8 +178,8 @@ describe('the S3 configuration command handler', () => {
 
     // B disables; A's kept state says enabled, but keeping the secret is refused once A has
     // looked at the stream.
-    await processB.handle(disable('stale'));
-    await assert.rejects(processA.handle(enable('stale', undefined)), /secretKey is required/);
+    await processB.handle(disabling('stale'));
+    await assert.rejects(processA.handle(enabling('stale', undefined)), /secretKey is required/);
     const events = await side.eventStore.readStream(instanceStream('stale'));
     assert.deepEqual(
       events.map((event) => event.revision),
@@ -189,8 +189,8 @@ describe('the S3 configuration command handler', () => {
 
   test('no secret is stored in plaintext in any table', async () => {
     const canary = 'CANARY-secret-9f2c1d';
-    await side.handle(enable('canary', canary));
-    await side.handle(enable('canary', canary, { bucket: 'another-bucket' }));
+    await side.handle(enabling('canary', canary));
+    await side.handle(enabling('canary', canary, { bucket: 'another-bucket' }));
     const { rows } = await database.pool.query<{ table_name: string }>(
       "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'",
     );
