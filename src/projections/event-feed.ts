@@ -14,7 +14,7 @@ export interface FeedEvent extends RecordedEvent {
  * only within one log, so checkpoints record it.
  */
 export interface LogIdentity {
-  store: 'postgres' | 'eventstoredb';
+  store: 'postgres' | 'eventstoredb' | 'in-memory';
   id: string;
 }
 

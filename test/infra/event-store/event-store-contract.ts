@@ -167,7 +167,7 @@ export function eventStoreContract(name: string, makeStore: () => Promise<StoreU
 
       test('the log identity names the store and stays the same', async () => {
         const identity = await store.logIdentity();
-        assert.ok(['postgres', 'eventstoredb'].includes(identity.store));
+        assert.ok(['postgres', 'eventstoredb', 'in-memory'].includes(identity.store));
         assert.ok(identity.id.length > 0);
         assert.deepEqual(await store.logIdentity(), identity);
       });
