@@ -23,6 +23,7 @@ import {
 } from '../test/projections/support/s3-config-workload.ts';
 import { testMasterKey } from '../test/support/command-side.ts';
 import { createTestDatabase, type TestDatabase } from '../test/support/database.ts';
+import { printYardstick } from './support/yardstick.ts';
 
 const { values } = parseArgs({
   options: {
@@ -41,6 +42,7 @@ const appendsPerSecond = Number(values['appends-per-second']);
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
+printYardstick('start');
 const database = await createTestDatabase({ poolSize: 10 });
 try {
   const store = new PostgresEventStore(database.pool, database.connect);
@@ -82,6 +84,7 @@ try {
 } finally {
   await database.drop();
 }
+printYardstick('end');
 
 async function appendWorkload(store: PostgresEventStore): Promise<void> {
   const random = seededRandom(42);
