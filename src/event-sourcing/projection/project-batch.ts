@@ -1,0 +1,85 @@
+import type pg from 'pg';
+import { formatPosition, type LogPosition } from '../../commands/event-store.ts';
+import { inTransaction, type Pool } from '../../infra/postgres/pool.ts';
+import { claimCheckpoint, writeCheckpoint } from './checkpoints.ts';
+import type {
+  FoldedBatch,
+  PoisonEvent,
+  ProjectionDefinition,
+  ProjectionTarget,
+  Queryable,
+} from './definition.ts';
+import type { FeedEvent, LogIdentity } from './event-feed.ts';
+
+/** An event the projection cannot apply; it stops there, with its checkpoint just before it. */
+export class PoisonEventError extends Error {
+  constructor(readonly event: PoisonEvent) {
+    super(
+      `poison event ${event.type} in stream ${event.stream} at revision ${event.revision} (position ${formatPosition(event.position)}): ${event.reason}`,
+    );
+  }
+}
+
+/**
+ * One batch in one transaction. The events before a poison event are committed, then it throws
+ * PoisonEventError.
+ */
+export async function commitBatch<Row, Folded extends FoldedBatch<Row>>(
+  pool: Pool,
+  definition: ProjectionDefinition<Row, Folded>,
+  target: ProjectionTarget,
+  checkpoint: LogPosition | null,
+  events: readonly FeedEvent[],
+  log: LogIdentity,
+): Promise<Folded> {
+  const folded = await inTransaction(pool, (client) =>
+    projectBatch(client, definition, target, checkpoint, events, log),
+  );
+  if (folded.poison) throw new PoisonEventError(folded.poison);
+  return folded;
+}
+
+/**
+ * Applies one batch inside the caller's transaction: fence the checkpoint, fold the batch over the
+ * stored rows, write rows and checkpoint (with `log`, the log the events come from), announce.
+ * Stops short of a poison event (reported in the result, or thrown when it is the first event,
+ * leaving nothing to commit).
+ */
+export async function projectBatch<Row, Folded extends FoldedBatch<Row>>(
+  db: pg.ClientBase,
+  definition: ProjectionDefinition<Row, Folded>,
+  target: ProjectionTarget,
+  checkpoint: LogPosition | null,
+  events: readonly FeedEvent[],
+  log: LogIdentity,
+): Promise<Folded> {
+  if (events.length === 0) return definition.fold(new Map(), events);
+  await claimCheckpoint(db, target.checkpoint, checkpoint, log);
+  const keys = [...new Set(events.map((event) => definition.keyOfEvent(event) ?? ''))];
+  const folded = definition.fold(await definition.load(db, target.table, keys), events);
+  if (!folded.through) throw new PoisonEventError(folded.poison!); // the first event is poison
+  // All in one transaction: the order of these statements does not matter, only that they commit
+  // together, so the definition's writes may run beside them (on other connections too).
+  await Promise.all([
+    definition.write(db, target.table, folded),
+    writeCheckpoint(db, target.checkpoint, folded.through, log),
+    target.announce
+      ? announceChanges(
+          db,
+          definition.changedChannel,
+          folded.rows.map((row) => definition.keyOfRow(row)),
+        )
+      : undefined,
+  ]);
+  return folded;
+}
+
+/** Queued in the caller's transaction: listeners hear of it only once it commits. */
+export async function announceChanges(
+  db: Queryable,
+  channel: string,
+  keys: readonly string[],
+): Promise<void> {
+  if (keys.length === 0) return;
+  await db.query('SELECT pg_notify($1, name) FROM unnest($2::text[]) AS name', [channel, keys]);
+}
