@@ -190,7 +190,7 @@ async function naiveReplay(pool: Pool, store: PostgresEventStore, s3Configs: S3C
     );
     if (page.length === 0) break;
     for (const event of page) {
-      await commitBatch(pool, s3Configs, target, checkpoint, [event], log);
+      await commitBatch(pool, { definition: s3Configs, target, from: checkpoint, log }, [event]);
       checkpoint = event.position;
       events++;
     }

@@ -4,7 +4,10 @@ let cli;
 try {
   cli = await import('../dist/cli/cli.js');
 } catch (error) {
-  if (error?.code !== 'ERR_MODULE_NOT_FOUND' || !String(error.message).includes('dist/cli/cli.js')) {
+  if (
+    error?.code !== 'ERR_MODULE_NOT_FOUND' ||
+    !String(error.message).includes('dist/cli/cli.js')
+  ) {
     throw error;
   }
   process.stderr.write('stowage: dist/ is missing: run `npm run build` first\n');

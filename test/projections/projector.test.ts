@@ -106,11 +106,13 @@ describe('the S3 configuration projection', () => {
     // A writer of its own checkpoint, so that the fence lets it through to the rows.
     const replayed = await commitBatch(
       database.pool,
-      s3Configs,
-      { ...live, checkpoint: 'test-reapply', announce: false },
-      null,
+      {
+        definition: s3Configs,
+        target: { ...live, checkpoint: 'test-reapply', announce: false },
+        from: null,
+        log: await store.logIdentity(),
+      },
       events,
-      await store.logIdentity(),
     );
 
     assert.equal(replayed.applied, 0);
@@ -124,12 +126,10 @@ describe('the S3 configuration projection', () => {
     await appendHistories(store, new Map([['gamma', randomHistory('gamma', 3, seededRandom(2))]]));
     const events = await store.readStream(instanceStream('gamma'));
     const log = await store.logIdentity();
-    await commitBatch(database.pool, s3Configs, live, start, events.slice(0, 2), log);
+    const run = { definition: s3Configs, target: live, from: start, log };
+    await commitBatch(database.pool, run, events.slice(0, 2));
 
-    await assert.rejects(
-      commitBatch(database.pool, s3Configs, live, start, events, log),
-      CheckpointMoved,
-    );
+    await assert.rejects(commitBatch(database.pool, run, events), CheckpointMoved);
     assert.equal((await readModel(database.pool)).get('gamma')?.revision, 1);
     assert.deepEqual(await livePosition(database.pool), events[1]!.position);
   });

@@ -20,41 +20,43 @@ export class PoisonEventError extends Error {
   }
 }
 
+/** Where a batch goes: a projection's target, from its checkpoint's position in `log`. */
+export interface BatchRun<Row, Folded extends FoldedBatch<Row>> {
+  definition: ProjectionDefinition<Row, Folded>;
+  target: ProjectionTarget;
+  /** The position the target's checkpoint must still be at (null: no checkpoint yet). */
+  from: LogPosition | null;
+  /** The log the events come from: the checkpoint records it. */
+  log: LogIdentity;
+}
+
 /**
  * One batch in one transaction. The events before a poison event are committed, then it throws
  * PoisonEventError.
  */
 export async function commitBatch<Row, Folded extends FoldedBatch<Row>>(
   pool: Pool,
-  definition: ProjectionDefinition<Row, Folded>,
-  target: ProjectionTarget,
-  checkpoint: LogPosition | null,
+  run: BatchRun<Row, Folded>,
   events: readonly FeedEvent[],
-  log: LogIdentity,
 ): Promise<Folded> {
-  const folded = await inTransaction(pool, (client) =>
-    projectBatch(client, definition, target, checkpoint, events, log),
-  );
+  const folded = await inTransaction(pool, (client) => projectBatch(client, run, events));
   if (folded.poison) throw new PoisonEventError(folded.poison);
   return folded;
 }
 
 /**
  * Applies one batch inside the caller's transaction: fence the checkpoint, fold the batch over the
- * stored rows, write rows and checkpoint (with `log`, the log the events come from), announce.
- * Stops short of a poison event (reported in the result, or thrown when it is the first event,
- * leaving nothing to commit).
+ * stored rows, write rows and checkpoint (with the log the events come from), announce. Stops
+ * short of a poison event (reported in the result, or thrown when it is the first event, leaving
+ * nothing to commit).
  */
 export async function projectBatch<Row, Folded extends FoldedBatch<Row>>(
   db: pg.ClientBase,
-  definition: ProjectionDefinition<Row, Folded>,
-  target: ProjectionTarget,
-  checkpoint: LogPosition | null,
+  { definition, target, from, log }: BatchRun<Row, Folded>,
   events: readonly FeedEvent[],
-  log: LogIdentity,
 ): Promise<Folded> {
   if (events.length === 0) return definition.fold(new Map(), events);
-  await claimCheckpoint(db, target.checkpoint, checkpoint, log);
+  await claimCheckpoint(db, target.checkpoint, from, log);
   const keys = [...new Set(events.map((event) => definition.keyOfEvent(event) ?? ''))];
   const folded = definition.fold(await definition.load(db, target.table, keys), events);
   if (!folded.through) throw new PoisonEventError(folded.poison!); // the first event is poison

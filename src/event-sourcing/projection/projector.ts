@@ -150,7 +150,8 @@ async function follow<Row, Folded extends FoldedBatch<Row>>(
     definition.category,
     position,
     async (events) => {
-      const folded = await commitBatch(deps.pool, definition, target, position, events, eventLog);
+      const run = { definition, target, from: position, log: eventLog };
+      const folded = await commitBatch(deps.pool, run, events);
       position = folded.through;
       stats.position = position;
       stats.batches++;

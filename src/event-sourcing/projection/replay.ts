@@ -130,10 +130,8 @@ async function apply<Row, Folded extends FoldedBatch<Row>>(
   db?: pg.ClientBase,
 ): Promise<void> {
   const { position, log } = rebuild;
-  const target = rebuildTarget(definition);
-  const folded = db
-    ? await projectBatch(db, definition, target, position, events, log)
-    : await commitBatch(pool, definition, target, position, events, log);
+  const run = { definition, target: rebuildTarget(definition), from: position, log };
+  const folded = db ? await projectBatch(db, run, events) : await commitBatch(pool, run, events);
   if (folded.poison) throw new PoisonEventError(folded.poison);
   rebuild.position = folded.through ?? rebuild.position;
   rebuild.events += events.length;
