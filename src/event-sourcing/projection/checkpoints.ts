@@ -1,8 +1,6 @@
-import type pg from 'pg';
 import type { LogPosition } from '../../commands/event-store.ts';
+import type { Queryable } from './definition.ts';
 import type { LogIdentity } from './event-feed.ts';
-
-type Queryable = Pick<pg.ClientBase, 'query'>;
 
 /** The stored checkpoint is not the one this writer started from: someone else moved it. */
 export class CheckpointMoved extends Error {
