@@ -40,10 +40,10 @@ export function s3ConfigProjection(keys: KeyShredder): S3ConfigProjection {
     load: loadRecords,
     fold: foldBatch,
     async write(db, table, folded) {
-      // Keys are destroyed (on other connections) before the batch's transaction commits: the
-      // event is already in the log, so destroying early is never wrong, and a crash or rollback
-      // after it only means destroying again next time (destroy is idempotent). After the commit,
-      // a crash would lose the destruction for good.
+      // Keys are destroyed (on other connections, beside the upsert) before the batch's
+      // transaction commits: the event is already in the log, so destroying early is never wrong,
+      // and a crash or rollback after it only means destroying again next time (destroy is
+      // idempotent). After the commit, a crash would lose the destruction for good.
       await Promise.all([
         upsertRecords(db, table, folded.rows),
         destroyAll(keys, folded.keysToDestroy),

@@ -60,19 +60,15 @@ export async function projectBatch<Row, Folded extends FoldedBatch<Row>>(
   const keys = [...new Set(events.map((event) => definition.keyOfEvent(event) ?? ''))];
   const folded = definition.fold(await definition.load(db, target.table, keys), events);
   if (!folded.through) throw new PoisonEventError(folded.poison!); // the first event is poison
-  // All in one transaction: the order of these statements does not matter, only that they commit
-  // together, so the definition's writes may run beside them (on other connections too).
-  await Promise.all([
-    definition.write(db, target.table, folded),
-    writeCheckpoint(db, target.checkpoint, folded.through, log),
-    target.announce
-      ? announceChanges(
-          db,
-          definition.changedChannel,
-          folded.rows.map((row) => definition.keyOfRow(row)),
-        )
-      : undefined,
-  ]);
+  await definition.write(db, target.table, folded);
+  await writeCheckpoint(db, target.checkpoint, folded.through, log);
+  if (target.announce) {
+    await announceChanges(
+      db,
+      definition.changedChannel,
+      folded.rows.map((row) => definition.keyOfRow(row)),
+    );
+  }
   return folded;
 }
 
