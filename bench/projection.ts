@@ -11,9 +11,14 @@ import { instanceStream, instanceStreamCategory } from '../src/domain/s3-config.
 import { PostgresEventStore } from '../src/infra/event-store/postgres-event-store.ts';
 import { createPool, type Pool } from '../src/infra/postgres/pool.ts';
 import { PostgresInstanceKeyring } from '../src/infra/postgres/postgres-instance-keyring.ts';
-import { commitBatch, liveProjection, type KeyShredder } from '../src/projections/project-batch.ts';
-import { startProjector } from '../src/projections/projector.ts';
-import { replayReadModel } from '../src/projections/replay.ts';
+import { liveTarget } from '../src/event-sourcing/projection/definition.ts';
+import { commitBatch } from '../src/event-sourcing/projection/project-batch.ts';
+import { startProjector } from '../src/event-sourcing/projection/projector.ts';
+import { replayReadModel } from '../src/event-sourcing/projection/replay.ts';
+import {
+  s3ConfigProjection,
+  type S3ConfigProjection,
+} from '../src/projections/s3-config-projection.ts';
 import { s3ConfigChangedChannel } from '../src/projections/s3-config-table.ts';
 import {
   appendHistories,
@@ -56,17 +61,17 @@ let lag: Awaited<ReturnType<typeof measureLiveLag>>;
 let naiveRate: number;
 try {
   const store = new PostgresEventStore(database.pool, database.connect);
-  const keyring = new PostgresInstanceKeyring(database.pool, testMasterKey());
-  const replayed = await loadAndReplay(database, store, keyring, instances);
+  const s3Configs = s3ConfigProjection(new PostgresInstanceKeyring(database.pool, testMasterKey()));
+  const replayed = await loadAndReplay(database, store, s3Configs, instances);
   growth.push(replayed);
   replayRate = replayed.events / replayed.seconds;
 
-  lag = await measureLiveLag(database, store, keyring);
+  lag = await measureLiveLag(database, store, s3Configs);
   log(
     `live lag at ${appendsPerSecond} appends/s for ${lagSeconds} s (${lag.samples} appends): p50 ${lag.p50.toFixed(1)} ms, p99 ${lag.p99.toFixed(1)} ms, max ${lag.max.toFixed(1)} ms`,
   );
 
-  const naive = await naiveReplay(database.pool, store, keyring);
+  const naive = await naiveReplay(database.pool, store, s3Configs);
   naiveRate = naive.events / naive.seconds;
   log(
     `replay (naive, one event per transaction): ${naive.events} events in ${naive.seconds.toFixed(2)} s = ${Math.round(naiveRate)} events/s`,
@@ -79,9 +84,9 @@ for (const events of growthEvents) {
   const larger = await createTestDatabase({ poolSize: 10 });
   try {
     const store = new PostgresEventStore(larger.pool, larger.connect);
-    const keyring = new PostgresInstanceKeyring(larger.pool, testMasterKey());
+    const s3Configs = s3ConfigProjection(new PostgresInstanceKeyring(larger.pool, testMasterKey()));
     growth.push(
-      await loadAndReplay(larger, store, keyring, Math.round(events / eventsPerInstance)),
+      await loadAndReplay(larger, store, s3Configs, Math.round(events / eventsPerInstance)),
     );
   } finally {
     await larger.drop();
@@ -123,7 +128,7 @@ interface ReplayMeasure {
 async function loadAndReplay(
   target: TestDatabase,
   store: PostgresEventStore,
-  keyring: KeyShredder,
+  s3Configs: S3ConfigProjection,
   count: number,
 ): Promise<ReplayMeasure> {
   let started = performance.now();
@@ -139,7 +144,7 @@ async function loadAndReplay(
   const cpuBefore = process.cpuUsage();
   started = performance.now();
   const replayed = await replayReadModel(
-    { pool: target.pool, feed: store, keyring },
+    { definition: s3Configs, pool: target.pool, feed: store },
     { verify: false },
   );
   const replaySeconds = (performance.now() - started) / 1000;
@@ -193,12 +198,12 @@ async function appendWorkload(store: PostgresEventStore, count: number): Promise
 async function measureLiveLag(
   database: TestDatabase,
   store: PostgresEventStore,
-  keyring: KeyShredder,
+  s3Configs: S3ConfigProjection,
 ) {
   const projector = startProjector({
+    definition: s3Configs,
     pool: database.pool,
     feed: store,
-    keyring,
     connect: database.connect,
     logger: pino({ level: 'warn' }),
   });
@@ -259,9 +264,9 @@ async function appendOne(store: PostgresEventStore, instance: string, sentAt: Ma
 }
 
 /** The baseline: the same projection code, but one event per transaction. */
-async function naiveReplay(pool: Pool, store: PostgresEventStore, keyring: KeyShredder) {
+async function naiveReplay(pool: Pool, store: PostgresEventStore, s3Configs: S3ConfigProjection) {
   await pool.query('TRUNCATE instance_s3_config');
-  const target = { ...liveProjection, checkpoint: 'bench:naive', announce: false };
+  const target = { ...liveTarget(s3Configs), checkpoint: 'bench:naive', announce: false };
   let checkpoint: LogPosition | null = null;
   let events = 0;
   const log = await store.logIdentity();
@@ -274,7 +279,7 @@ async function naiveReplay(pool: Pool, store: PostgresEventStore, keyring: KeySh
     );
     if (page.length === 0) break;
     for (const event of page) {
-      await commitBatch(pool, target, checkpoint, [event], keyring, log);
+      await commitBatch(pool, { definition: s3Configs, target, from: checkpoint, log }, [event]);
       checkpoint = event.position;
       events++;
     }

@@ -2,9 +2,12 @@
 // Runs the compiled service from dist/ (`npm run build`; `npm ci` builds it through `prepare`).
 let cli;
 try {
-  cli = await import('../dist/cli.js');
+  cli = await import('../dist/cli/cli.js');
 } catch (error) {
-  if (error?.code !== 'ERR_MODULE_NOT_FOUND' || !String(error.message).includes('dist/cli.js')) {
+  if (
+    error?.code !== 'ERR_MODULE_NOT_FOUND' ||
+    !String(error.message).includes('dist/cli/cli.js')
+  ) {
     throw error;
   }
   process.stderr.write('stowage: dist/ is missing: run `npm run build` first\n');

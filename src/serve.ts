@@ -15,8 +15,9 @@ import { PostgresAccessStore } from './infra/postgres/access-store.ts';
 import { openDatabase, type Database } from './infra/postgres/database.ts';
 import { PostgresInstanceKeyring } from './infra/postgres/postgres-instance-keyring.ts';
 import { collectUnreferencedKeysHourly } from './infra/postgres/unreferenced-keys.ts';
-import type { EventFeed } from './projections/event-feed.ts';
-import { startProjector } from './projections/projector.ts';
+import type { EventFeed } from './event-sourcing/projection/event-feed.ts';
+import { startProjector } from './event-sourcing/projection/projector.ts';
+import { s3ConfigProjection } from './projections/s3-config-projection.ts';
 import { getS3ConfigHistoryRoute } from './queries/get-s3-config-history.route.ts';
 import { getS3ConfigRoute } from './queries/get-s3-config.route.ts';
 import { OwnWrites } from './queries/own-writes.ts';
@@ -29,7 +30,7 @@ import { SettingsError, type Role, type Settings } from './settings.ts';
 import { testS3ConfigRoute } from './credential-tests/test-s3-config.route.ts';
 import { createMetrics, metricsRoute } from './http/metrics.ts';
 import { createGuardedAgents } from './infra/s3/guarded-agents.ts';
-import { projectionLagSeconds } from './projections/projection-lag.ts';
+import { projectionLagSeconds } from './event-sourcing/projection/projection-lag.ts';
 import { PostgresCredentialTestMailbox } from './infra/postgres/credential-test-mailbox.ts';
 import { startCredentialTestResponder } from './workers/credential-tests/credential-test-responder.ts';
 import { startMediaUploadWorker } from './workers/media-upload/worker.ts';
@@ -84,6 +85,7 @@ export async function startService(
     }
     const masterKey = await loadMasterKey(settings, logger);
     const keyring = new PostgresInstanceKeyring(database.pool, masterKey);
+    const s3Configs = s3ConfigProjection(keyring);
 
     const readiness: ReadinessCheck[] = [
       { name: 'database', check: async () => void (await database.pool.query('SELECT 1')) },
@@ -95,16 +97,16 @@ export async function startService(
     // Closed first on shutdown: no new requests while the rest stops.
     const closeApp = () => app.close();
     const metrics = createMetrics({
-      projectionLagSeconds: projectionLagSeconds(database.pool, eventStore),
+      projectionLagSeconds: projectionLagSeconds(database.pool, eventStore, s3Configs),
       masterKeysUnavailable: () => keyring.unavailableMasterKeys.size,
     });
     await app.register(metricsRoute(metrics));
 
     if (roles.has('projector')) {
       const projector = startProjector({
+        definition: s3Configs,
         pool: database.pool,
         feed: eventStore,
-        keyring,
         connect: database.connect,
         logger,
       });

@@ -22,7 +22,7 @@ const roles: RoleProcess[] = [];
 
 before(async () => {
   assert.ok(
-    existsSync(join(repository, 'dist/cli.js')),
+    existsSync(join(repository, 'dist/cli/cli.js')),
     'dist/ is missing: npm test builds it; by hand: npm run build',
   );
   install = await mkdtemp(join(tmpdir(), 'stowage-production-'));

@@ -1,6 +1,6 @@
 /**
  * The event store as the command side needs it: read one stream, append to it if nobody else
- * did in between. Projections read through the feed port (projections/event-feed.ts).
+ * did in between. Projections read through the feed port (event-sourcing/projection/event-feed.ts).
  */
 export interface EventStore {
   /** The stream's events from `fromRevision` on (all of them by default); [] when there are none. */

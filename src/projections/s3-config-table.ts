@@ -1,14 +1,16 @@
-import type pg from 'pg';
 import type { Actor } from '../domain/s3-config.ts';
-import type { S3ConfigRow } from './s3-config-rows.ts';
+import type { ProjectionTables, Queryable } from '../event-sourcing/projection/definition.ts';
+import type { S3ConfigRecord } from './s3-config-fold.ts';
 
-/** Told, after each commit, the name of every instance whose row changed: caches drop it. */
+/** Told, after each commit, the name of every instance whose record changed: caches drop it. */
 export const s3ConfigChangedChannel = 'stowage_s3_config_changed';
 
 /** The live read model, and the table `stowage replay` rebuilds beside it before swapping. */
-export type S3ConfigTable = 'instance_s3_config' | 'instance_s3_config_rebuild';
-
-type Queryable = Pick<pg.ClientBase, 'query'>;
+export const s3ConfigTables = {
+  live: 'instance_s3_config',
+  rebuild: 'instance_s3_config_rebuild',
+  key: 'instance_name',
+} as const satisfies ProjectionTables;
 
 const columns =
   'instance_name, enabled, region, bucket, access_key, endpoint, path_prefix, secret_key_id, secret_ciphertext, secret_revision, revision, updated_at, updated_by, public_base_url';
@@ -31,11 +33,11 @@ interface StoredRow {
   public_base_url: string;
 }
 
-export async function loadRows(
+export async function loadRecords(
   db: Queryable,
-  table: S3ConfigTable,
+  table: string,
   instances: readonly string[],
-): Promise<Map<string, S3ConfigRow>> {
+): Promise<Map<string, S3ConfigRecord>> {
   const { rows } = await db.query<StoredRow>(
     `SELECT ${columns} FROM ${table} WHERE instance_name = ANY($1::text[])`,
     [instances],
@@ -47,10 +49,10 @@ export async function loadRows(
  * Writes all rows in one statement. A row whose stored revision is already as high is left alone:
  * whatever wrote it saw at least the same events.
  */
-export async function upsertRows(
+export async function upsertRecords(
   db: Queryable,
-  table: S3ConfigTable,
-  rows: readonly S3ConfigRow[],
+  table: string,
+  rows: readonly S3ConfigRecord[],
 ): Promise<void> {
   if (rows.length === 0) return;
   await db.query(
@@ -85,16 +87,7 @@ export async function upsertRows(
   );
 }
 
-/** Queued in the caller's transaction: listeners hear of it only once it commits. */
-export async function announceChanges(db: Queryable, instances: readonly string[]): Promise<void> {
-  if (instances.length === 0) return;
-  await db.query('SELECT pg_notify($1, name) FROM unnest($2::text[]) AS name', [
-    s3ConfigChangedChannel,
-    instances,
-  ]);
-}
-
-function fromStored(row: StoredRow): S3ConfigRow {
+function fromStored(row: StoredRow): S3ConfigRecord {
   return {
     instance: row.instance_name,
     enabled: row.enabled,

@@ -1,6 +1,6 @@
 import type { Principal } from '../http/auth.ts';
 import type { Pool } from '../infra/postgres/pool.ts';
-import { liveProjection } from '../projections/project-batch.ts';
+import { s3ConfigTables } from '../projections/s3-config-table.ts';
 import type { InstanceSummary } from './console-query.schema.ts';
 
 interface SummaryRow {
@@ -26,7 +26,7 @@ export class PostgresInstanceListViews {
     const { rows } = await this.pool.query<SummaryRow>(
       `SELECT i.name, c.enabled, c.bucket, u.last_upload_at, u.last_error_at, u.last_error
        FROM instances i
-       LEFT JOIN ${liveProjection.table} c ON c.instance_name = i.name
+       LEFT JOIN ${s3ConfigTables.live} c ON c.instance_name = i.name
        LEFT JOIN instance_upload_status u ON u.instance_name = i.name
        WHERE i.account_id = $1 AND ($2::text IS NULL OR i.name = $2)
          AND ($3::text IS NULL OR i.name COLLATE "C" > $3)

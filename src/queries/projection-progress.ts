@@ -1,8 +1,8 @@
 import type pg from 'pg';
 import { comparePositions, type LogPosition } from '../event-sourcing/event-store.ts';
 import type { Pool } from '../infra/postgres/pool.ts';
-import { readCheckpoint } from '../projections/checkpoints.ts';
-import { liveProjection } from '../projections/project-batch.ts';
+import { readCheckpoint } from '../event-sourcing/projection/checkpoints.ts';
+import { s3ConfigProjectionName } from '../projections/s3-config-projection.ts';
 import { s3ConfigChangedChannel } from '../projections/s3-config-table.ts';
 
 interface Waiter {
@@ -97,9 +97,9 @@ export class PostgresProjectionProgress {
       try {
         do {
           this.checkAgain = false;
-          const checkpoint = await readCheckpoint(this.pool, liveProjection.checkpoint);
+          const checkpoint = await readCheckpoint(this.pool, s3ConfigProjectionName);
           for (const waiter of this.waiters) {
-            if (checkpoint && comparePositions(checkpoint, waiter.position) >= 0)
+            if (checkpoint && comparePositions(checkpoint.position, waiter.position) >= 0)
               waiter.settle(true);
           }
         } while (this.checkAgain && this.waiters.size > 0);

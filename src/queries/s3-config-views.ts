@@ -1,4 +1,4 @@
-import { liveProjection } from '../projections/project-batch.ts';
+import { s3ConfigTables } from '../projections/s3-config-table.ts';
 import type { Pool } from '../infra/postgres/pool.ts';
 import type { S3ConfigView } from './s3-config-query.schema.ts';
 
@@ -35,7 +35,7 @@ export class PostgresS3ConfigViews {
               u.last_upload_at, u.last_upload_key, u.last_error_at, u.last_error,
               u.instance_name IS NOT NULL AS has_status
        FROM (SELECT $1::text AS name) AS asked
-       LEFT JOIN ${liveProjection.table} c ON c.instance_name = asked.name
+       LEFT JOIN ${s3ConfigTables.live} c ON c.instance_name = asked.name
        LEFT JOIN instance_upload_status u ON u.instance_name = asked.name`,
       [instance],
     );

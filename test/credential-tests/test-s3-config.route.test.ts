@@ -15,7 +15,7 @@ import { createGuardedAgents } from '../../src/infra/s3/guarded-agents.ts';
 import { lateWorker, noWorker } from '../../src/credential-tests/stored-credential-test.ts';
 import { PostgresCredentialTestMailbox } from '../../src/infra/postgres/credential-test-mailbox.ts';
 import { PostgresInstanceKeyring } from '../../src/infra/postgres/postgres-instance-keyring.ts';
-import type { Projector } from '../../src/projections/projector.ts';
+import type { Projector } from '../../src/event-sourcing/projection/projector.ts';
 import { startCredentialTestResponder } from '../../src/workers/credential-tests/credential-test-responder.ts';
 import { commandSide, enabling, testMasterKey } from '../support/command-side.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';

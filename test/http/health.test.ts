@@ -6,7 +6,7 @@ import { buildApp } from '../../src/http/app.ts';
 import { keypairToJson } from '../../src/infra/master-keys.ts';
 import { createPool } from '../../src/infra/postgres/pool.ts';
 import { generateKeypair } from '../../src/infra/sealing.ts';
-import { liveProjection } from '../../src/projections/project-batch.ts';
+import { s3ConfigProjectionName } from '../../src/projections/s3-config-projection.ts';
 import { startService } from '../../src/serve.ts';
 import { loadSettings } from '../../src/settings.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
@@ -111,7 +111,7 @@ describe('readiness answers even when a dependency stalls', { timeout: 60_000 },
     await database.pool.query(
       `INSERT INTO projection_checkpoints (name, position_major, position_minor, log_store, log_id)
        VALUES ($1, 1, 1, 'eventstoredb', 'another-cluster')`,
-      [liveProjection.checkpoint],
+      [s3ConfigProjectionName],
     );
     const service = await startService(
       loadSettings({ DATABASE_URL: database.url, PORT: '0', HOST: '127.0.0.1', ...publicKeyOnly }),

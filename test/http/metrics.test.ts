@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import Fastify from 'fastify';
 import { createMetrics, metricsRoute } from '../../src/http/metrics.ts';
 import { PostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
-import { projectionLagSeconds } from '../../src/projections/projection-lag.ts';
+import { projectionLagSeconds } from '../../src/event-sourcing/projection/projection-lag.ts';
+import { s3ConfigProjection } from '../../src/projections/s3-config-projection.ts';
 import { commandSide, enabling } from '../support/command-side.ts';
 import { createTestDatabase } from '../support/database.ts';
 import { projectorOver, reached } from '../projections/support/projection-harness.ts';
@@ -57,6 +58,7 @@ test('projection lag is the age of the oldest event the read model has not appli
   const lag = projectionLagSeconds(
     database.pool,
     new PostgresEventStore(database.pool, database.connect),
+    s3ConfigProjection(side.keyring),
   );
   try {
     assert.equal(await lag(), 0, 'nothing to project');

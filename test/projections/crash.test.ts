@@ -9,10 +9,8 @@ import {
   type LogPosition,
 } from '../../src/event-sourcing/event-store.ts';
 import { PostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
-import { readCheckpoint } from '../../src/projections/checkpoints.ts';
-import { liveProjection } from '../../src/projections/project-batch.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { assertReadModelMatchesLog, waitUntil } from './support/read-model.ts';
+import { assertReadModelMatchesLog, livePosition, waitUntil } from './support/read-model.ts';
 import { appendHistories, randomHistory, seededRandom } from './support/s3-config-workload.ts';
 
 const script = fileURLToPath(new URL('./fixtures/crash-projector.ts', import.meta.url));
@@ -60,7 +58,7 @@ test(
       }),
     );
     const last = (await appendHistories(store, histories, { chunk: 4 }))!;
-    const checkpoint = () => readCheckpoint(database.pool, liveProjection.checkpoint);
+    const checkpoint = () => livePosition(database.pool);
     const reachedEnd = async () => {
       const at = await checkpoint();
       return at !== null && comparePositions(at, last) >= 0;

@@ -5,20 +5,24 @@ import type { RecordedEvent as EsdbRecordedEvent } from '@eventstore/db-client';
 import { instanceStream } from '../../src/domain/s3-config.ts';
 import { decodeRecord } from '../../src/infra/event-store/eventstoredb-records.ts';
 import { PostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
-import { CheckpointOfAnotherLog, readCheckpoint } from '../../src/projections/checkpoints.ts';
-import type { EventFeed } from '../../src/projections/event-feed.ts';
-import { liveProjection, PoisonEventError } from '../../src/projections/project-batch.ts';
-import { projectionLagSeconds } from '../../src/projections/projection-lag.ts';
-import { replayReadModel } from '../../src/projections/replay.ts';
+import { CheckpointOfAnotherLog } from '../../src/event-sourcing/projection/checkpoints.ts';
+import type { EventFeed } from '../../src/event-sourcing/projection/event-feed.ts';
+import { PoisonEventError } from '../../src/event-sourcing/projection/project-batch.ts';
+import { projectionLagSeconds } from '../../src/event-sourcing/projection/projection-lag.ts';
+import { replayReadModel } from '../../src/event-sourcing/projection/replay.ts';
+import {
+  s3ConfigProjection,
+  s3ConfigProjectionName,
+} from '../../src/projections/s3-config-projection.ts';
 import { commandSide, enabling } from '../support/command-side.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { capturingLogger, noKeys, projectorOver, reached } from './support/projection-harness.ts';
-import { readModel } from './support/read-model.ts';
+import { livePosition, readModel } from './support/read-model.ts';
 
 async function logColumns(database: TestDatabase) {
   const { rows } = await database.pool.query<{ log_store: string | null; log_id: string | null }>(
     'SELECT log_store, log_id FROM projection_checkpoints WHERE name = $1',
-    [liveProjection.checkpoint],
+    [s3ConfigProjectionName],
   );
   return rows[0];
 }
@@ -46,7 +50,7 @@ describe('checkpoints name the event log their position is in', () => {
     await database.pool.query(
       `INSERT INTO projection_checkpoints (name, position_major, position_minor, log_store, log_id)
        VALUES ($1, 123456, 123400, 'eventstoredb', 'c5a5d0c4-5f1e-4a7e-9c53-2f4f0e1b7d11')`,
-      [liveProjection.checkpoint],
+      [s3ConfigProjectionName],
     );
     const { logger, lines } = capturingLogger();
 
@@ -63,18 +67,17 @@ describe('checkpoints name the event log their position is in', () => {
     const logged = lines().find((line) => line.level === 50);
     assert.match(String(logged?.msg), /run `stowage replay` to rebuild the read model/);
     assert.equal((await readModel(database.pool)).size, 0, 'nothing projected');
-    assert.deepEqual(await readCheckpoint(database.pool, liveProjection.checkpoint), [
-      123456n,
-      123400n,
-    ]);
+    assert.deepEqual(await livePosition(database.pool), [123456n, 123400n]);
 
     // The lag counts the whole log as unapplied: the foreign position means nothing here.
     await new Promise((resolve) => setTimeout(resolve, 50));
-    assert.ok((await projectionLagSeconds(database.pool, store)()) >= 0.05);
+    assert.ok(
+      (await projectionLagSeconds(database.pool, store, s3ConfigProjection(noKeys))()) >= 0.05,
+    );
 
     // What the message says to do: the replay rebuilds from this log and takes the checkpoint over.
     const outcome = await replayReadModel(
-      { pool: database.pool, feed: store, keyring: noKeys },
+      { definition: s3ConfigProjection(noKeys), pool: database.pool, feed: store },
       { verify: false },
     );
     assert.equal(outcome.swapped, true);
@@ -82,10 +85,7 @@ describe('checkpoints name the event log their position is in', () => {
       log_store: 'postgres',
       log_id: (await store.logIdentity()).id,
     });
-    assert.deepEqual(
-      await readCheckpoint(database.pool, liveProjection.checkpoint),
-      first.position,
-    );
+    assert.deepEqual(await livePosition(database.pool), first.position);
 
     const resumed = projectorOver(database);
     try {
@@ -100,7 +100,7 @@ describe('checkpoints name the event log their position is in', () => {
   test('a checkpoint from before logs were recorded is taken as this log and named on the next write', async () => {
     await database.pool.query(
       'UPDATE projection_checkpoints SET log_store = NULL, log_id = NULL WHERE name = $1',
-      [liveProjection.checkpoint],
+      [s3ConfigProjectionName],
     );
     const side = commandSide(database);
     const projector = projectorOver(database);
@@ -163,7 +163,7 @@ describe('an undecodable EventStoreDB record in the feed', () => {
       String(logged?.msg),
       /^poison event \$streamDeleted in stream instance-s3-tomb .*: the tombstone of a deleted stream; projection stopped with its checkpoint just before it$/,
     );
-    assert.deepEqual(await readCheckpoint(database.pool, liveProjection.checkpoint), good.position);
+    assert.deepEqual(await livePosition(database.pool), good.position);
     assert.equal((await readModel(database.pool)).get('tomb')?.enabled, true);
   });
 });

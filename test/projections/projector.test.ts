@@ -6,16 +6,25 @@ import { instanceStream } from '../../src/domain/s3-config.ts';
 import { PostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
 import { createPool } from '../../src/infra/postgres/pool.ts';
 import { PostgresInstanceKeyring } from '../../src/infra/postgres/postgres-instance-keyring.ts';
-import { CheckpointMoved, readCheckpoint } from '../../src/projections/checkpoints.ts';
+import { CheckpointMoved } from '../../src/event-sourcing/projection/checkpoints.ts';
+import { liveTarget } from '../../src/event-sourcing/projection/definition.ts';
 import {
   commitBatch,
-  liveProjection,
   PoisonEventError,
-} from '../../src/projections/project-batch.ts';
+} from '../../src/event-sourcing/projection/project-batch.ts';
+import { s3ConfigProjection } from '../../src/projections/s3-config-projection.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { disabling, enabling, testMasterKey } from '../support/command-side.ts';
 import { capturingLogger, noKeys, projectorOver, reached } from './support/projection-harness.ts';
-import { assertReadModelMatchesLog, readModel, waitUntil } from './support/read-model.ts';
+import {
+  assertReadModelMatchesLog,
+  livePosition,
+  readModel,
+  waitUntil,
+} from './support/read-model.ts';
+
+const s3Configs = s3ConfigProjection(noKeys);
+const live = liveTarget(s3Configs);
 import {
   appendHistories,
   disabled,
@@ -97,11 +106,13 @@ describe('the S3 configuration projection', () => {
     // A writer of its own checkpoint, so that the fence lets it through to the rows.
     const replayed = await commitBatch(
       database.pool,
-      { ...liveProjection, checkpoint: 'test-reapply', announce: false },
-      null,
+      {
+        definition: s3Configs,
+        target: { ...live, checkpoint: 'test-reapply', announce: false },
+        from: null,
+        log: await store.logIdentity(),
+      },
       events,
-      noKeys,
-      await store.logIdentity(),
     );
 
     assert.equal(replayed.applied, 0);
@@ -111,21 +122,16 @@ describe('the S3 configuration projection', () => {
   });
 
   test('a writer that starts from a checkpoint someone else moved is fenced off and writes nothing', async () => {
-    const start = await readCheckpoint(database.pool, liveProjection.checkpoint);
+    const start = await livePosition(database.pool);
     await appendHistories(store, new Map([['gamma', randomHistory('gamma', 3, seededRandom(2))]]));
     const events = await store.readStream(instanceStream('gamma'));
     const log = await store.logIdentity();
-    await commitBatch(database.pool, liveProjection, start, events.slice(0, 2), noKeys, log);
+    const run = { definition: s3Configs, target: live, from: start, log };
+    await commitBatch(database.pool, run, events.slice(0, 2));
 
-    await assert.rejects(
-      commitBatch(database.pool, liveProjection, start, events, noKeys, log),
-      CheckpointMoved,
-    );
+    await assert.rejects(commitBatch(database.pool, run, events), CheckpointMoved);
     assert.equal((await readModel(database.pool)).get('gamma')?.revision, 1);
-    assert.deepEqual(
-      await readCheckpoint(database.pool, liveProjection.checkpoint),
-      events[1]!.position,
-    );
+    assert.deepEqual(await livePosition(database.pool), events[1]!.position);
   });
 
   test('an unknown event type is skipped and counted, and still moves the revision on', async () => {
@@ -256,7 +262,7 @@ describe('a poison event', () => {
       assert.equal(error.event.revision, 1);
       return true;
     });
-    assert.deepEqual(await readCheckpoint(database.pool, liveProjection.checkpoint), good.position);
+    assert.deepEqual(await livePosition(database.pool), good.position);
     assert.equal((await readModel(database.pool)).get('poisoned')?.enabled, true);
     const logged = lines().find((line) => line.level === 50);
     assert.match(String(logged?.msg), /instance-s3-poisoned at revision 1/);

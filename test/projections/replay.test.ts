@@ -5,13 +5,15 @@ import { promisify } from 'node:util';
 import { PostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
 import { keypairToJson } from '../../src/infra/master-keys.ts';
 import { generateKeypair } from '../../src/infra/sealing.ts';
-import { readCheckpoint } from '../../src/projections/checkpoints.ts';
-import { liveProjection } from '../../src/projections/project-batch.ts';
-import { replayReadModel, ReplayBusy } from '../../src/projections/replay.ts';
+import { replayReadModel, ReplayBusy } from '../../src/event-sourcing/projection/replay.ts';
+import {
+  s3ConfigProjection,
+  s3ConfigProjectionName,
+} from '../../src/projections/s3-config-projection.ts';
 import { s3ConfigChangedChannel } from '../../src/projections/s3-config-table.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { noKeys, projectorOver, reached } from './support/projection-harness.ts';
-import { assertReadModelMatchesLog } from './support/read-model.ts';
+import { assertReadModelMatchesLog, livePosition } from './support/read-model.ts';
 import { appendHistories, randomHistory, seededRandom } from './support/s3-config-workload.ts';
 
 function workload(prefix: string, instances: number, length: number, seed: number) {
@@ -39,7 +41,7 @@ describe('stowage replay', () => {
 
   const replay = (verify: boolean) =>
     replayReadModel(
-      { pool: database.pool, feed: store, keyring: noKeys, maxBatch: 300 },
+      { definition: s3ConfigProjection(noKeys), pool: database.pool, feed: store, maxBatch: 300 },
       { verify },
     );
 
@@ -61,8 +63,8 @@ describe('stowage replay', () => {
     const outcome = await replay(true);
 
     assert.deepEqual(outcome.differences, [
-      { instance: 'r-1', columns: ['bucket'] },
-      { instance: 'r-2', missingFrom: 'live', columns: [] },
+      { key: 'r-1', columns: ['bucket'] },
+      { key: 'r-2', missingFrom: 'live', columns: [] },
     ]);
     const { rows } = await database.pool.query(
       "SELECT bucket FROM instance_s3_config WHERE instance_name = 'r-1'",
@@ -99,7 +101,7 @@ describe('stowage replay', () => {
       const outcome = await replay(false);
       assert.equal(outcome.swapped, true);
       assert.deepEqual(
-        outcome.differences.map((difference) => difference.instance),
+        outcome.differences.map((difference) => difference.key),
         ['r-1', 'r-2'],
       );
       await assertReadModelMatchesLog(database.pool, store);
@@ -122,7 +124,7 @@ describe('stowage replay', () => {
       ]);
       await reached(projector, last);
       await assertReadModelMatchesLog(database.pool, store);
-      assert.deepEqual(await readCheckpoint(database.pool, liveProjection.checkpoint), last);
+      assert.deepEqual(await livePosition(database.pool), last);
     } finally {
       await projector.stop();
     }
@@ -139,7 +141,7 @@ describe('stowage replay', () => {
 async function assertNoRebuildLeft(database: TestDatabase) {
   const { rows } = await database.pool.query(
     "SELECT to_regclass('instance_s3_config_rebuild') AS rebuild, (SELECT count(*)::int FROM projection_checkpoints WHERE name <> $1) AS others",
-    [liveProjection.checkpoint],
+    [s3ConfigProjectionName],
   );
   assert.deepEqual(rows[0], { rebuild: null, others: 0 });
 }

@@ -6,7 +6,7 @@ import { updateS3ConfigRoute } from '../../src/commands/update-s3-config.route.t
 import { instanceStream } from '../../src/domain/s3-config.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { accessControl, instanceAccess } from '../../src/http/auth.ts';
-import type { Projector } from '../../src/projections/projector.ts';
+import type { Projector } from '../../src/event-sourcing/projection/projector.ts';
 import { getS3ConfigHistoryRoute } from '../../src/queries/get-s3-config-history.route.ts';
 import { getS3ConfigRoute } from '../../src/queries/get-s3-config.route.ts';
 import { OwnWrites } from '../../src/queries/own-writes.ts';

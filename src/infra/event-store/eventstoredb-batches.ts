@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { RecordedEvent as EsdbRecordedEvent } from '@eventstore/db-client';
 import { comparePositions, type LogPosition } from '../../event-sourcing/event-store.ts';
-import type { FeedEvent } from '../../projections/event-feed.ts';
+import type { FeedEvent } from '../../event-sourcing/projection/event-feed.ts';
 
 export interface BatchOptions {
   signal: AbortSignal;

@@ -20,7 +20,11 @@ import {
   type NewEvent,
   type RecordedEvent,
 } from '../../event-sourcing/event-store.ts';
-import type { EventFeed, FeedEvent, LogIdentity } from '../../projections/event-feed.ts';
+import type {
+  EventFeed,
+  FeedEvent,
+  LogIdentity,
+} from '../../event-sourcing/projection/event-feed.ts';
 import { readInBatches } from './eventstoredb-batches.ts';
 import { clientConnectionString } from './eventstoredb-connection-string.ts';
 import { decodeRecord, toLogPosition } from './eventstoredb-records.ts';

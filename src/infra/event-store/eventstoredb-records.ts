@@ -1,6 +1,6 @@
 import type { Position, RecordedEvent as EsdbRecordedEvent } from '@eventstore/db-client';
 import type { LogPosition } from '../../event-sourcing/event-store.ts';
-import type { FeedEvent } from '../../projections/event-feed.ts';
+import type { FeedEvent } from '../../event-sourcing/projection/event-feed.ts';
 
 /**
  * An EventStoreDB record as the ports see it. What cannot be decoded (not JSON, JSON that is not

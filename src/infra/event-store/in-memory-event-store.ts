@@ -8,7 +8,7 @@ import {
   type NewEvent,
   type RecordedEvent,
 } from '../../event-sourcing/event-store.ts';
-import type { EventFeed, LogIdentity } from '../../projections/event-feed.ts';
+import type { EventFeed, LogIdentity } from '../../event-sourcing/projection/event-feed.ts';
 
 /** An event as kept: data and metadata as JSON text, so that every read hands out fresh copies. */
 interface StoredEvent {

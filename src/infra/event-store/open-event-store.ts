@@ -1,5 +1,5 @@
 import type { EventStore } from '../../event-sourcing/event-store.ts';
-import type { EventFeed } from '../../projections/event-feed.ts';
+import type { EventFeed } from '../../event-sourcing/projection/event-feed.ts';
 import type { Settings } from '../../settings.ts';
 import type { Database } from '../postgres/database.ts';
 import { PostgresEventStore } from './postgres-event-store.ts';

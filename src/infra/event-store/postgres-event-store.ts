@@ -8,7 +8,7 @@ import {
   type NewEvent,
   type RecordedEvent,
 } from '../../event-sourcing/event-store.ts';
-import type { EventFeed, LogIdentity } from '../../projections/event-feed.ts';
+import type { EventFeed, LogIdentity } from '../../event-sourcing/projection/event-feed.ts';
 import type { Pool } from '../postgres/pool.ts';
 import { escapeLike, eventColumns, toRecordedEvent, type EventRow } from './postgres-event-rows.ts';
 

@@ -1,6 +1,5 @@
-import { liveProjection } from '../../projections/project-batch.ts';
-import type { S3ConfigRow } from '../../projections/s3-config-rows.ts';
-import { loadRows } from '../../projections/s3-config-table.ts';
+import type { S3ConfigRecord } from '../../projections/s3-config-fold.ts';
+import { loadRecords, s3ConfigTables } from '../../projections/s3-config-table.ts';
 import type { Pool } from '../postgres/pool.ts';
 import type { Keypair } from '../sealing.ts';
 import { openSecret, SecretContextMismatch } from '../secrets/secret-envelope.ts';
@@ -12,7 +11,7 @@ export interface InstanceKeyOpener {
   openKeypair(keyId: string): Promise<Keypair | undefined>;
 }
 
-/** An instance's bucket as configured, with the secret opened: ready to connect. */
+/** An instance's S3ConfigRecord with its secret opened: ready to connect. */
 export interface StoredS3Target {
   revision: number;
   bucket: string;
@@ -28,26 +27,30 @@ export class StoredSecretUnusable extends Error {
   }
 }
 
-/** The instance's row of the read model; undefined when it was never configured. */
-export async function readS3ConfigRow(
+/** The instance's record in the read model; undefined when it was never configured. */
+export async function readS3ConfigRecord(
   pool: Pool,
   instance: string,
-): Promise<S3ConfigRow | undefined> {
-  return (await loadRows(pool, liveProjection.table, [instance])).get(instance);
+): Promise<S3ConfigRecord | undefined> {
+  return (await loadRecords(pool, s3ConfigTables.live, [instance])).get(instance);
 }
 
 /** Undefined when storage is not enabled, or its key material is gone (disabled since). */
 export async function openStoredTarget(
   keys: InstanceKeyOpener,
-  row: S3ConfigRow | undefined,
+  record: S3ConfigRecord | undefined,
 ): Promise<StoredS3Target | undefined> {
-  if (!row?.enabled || !row.secret) return undefined;
-  const { keyId, ciphertext, revision } = row.secret;
+  if (!record?.enabled || !record.secret) return undefined;
+  const { keyId, ciphertext, revision } = record.secret;
   const keypair = await keys.openKeypair(keyId);
   if (!keypair) return undefined;
   let secretAccessKey: string;
   try {
-    secretAccessKey = openSecret(ciphertext, { instance: row.instance, revision, keyId }, keypair);
+    secretAccessKey = openSecret(
+      ciphertext,
+      { instance: record.instance, revision, keyId },
+      keypair,
+    );
   } catch (error) {
     if (error instanceof SecretContextMismatch || isUnopenable(error)) {
       throw new StoredSecretUnusable();
@@ -57,16 +60,16 @@ export async function openStoredTarget(
     keypair.secretKey.fill(0);
   }
   return {
-    revision: row.revision,
-    bucket: row.settings.bucket,
-    pathPrefix: row.settings.pathPrefix,
-    ...(row.settings.publicBaseUrl === undefined
+    revision: record.revision,
+    bucket: record.settings.bucket,
+    pathPrefix: record.settings.pathPrefix,
+    ...(record.settings.publicBaseUrl === undefined
       ? {}
-      : { publicBaseUrl: row.settings.publicBaseUrl }),
+      : { publicBaseUrl: record.settings.publicBaseUrl }),
     location: {
-      region: row.settings.region,
-      endpoint: row.settings.endpoint,
-      accessKeyId: row.settings.accessKey,
+      region: record.settings.region,
+      endpoint: record.settings.endpoint,
+      accessKeyId: record.settings.accessKey,
       secretAccessKey,
     },
   };
@@ -74,7 +77,8 @@ export async function openStoredTarget(
 
 /** The stored target of any instance, for callers that need it whole. */
 export function storedS3Targets(pool: Pool, keys: InstanceKeyOpener) {
-  return async (instance: string) => openStoredTarget(keys, await readS3ConfigRow(pool, instance));
+  return async (instance: string) =>
+    openStoredTarget(keys, await readS3ConfigRecord(pool, instance));
 }
 
 // libsodium throws a plain Error when a box does not open under the key.

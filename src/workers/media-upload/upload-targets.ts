@@ -7,7 +7,7 @@ import type { Pool } from '../../infra/postgres/pool.ts';
 import { createS3Client, type S3Connection } from '../../infra/s3/s3-client.ts';
 import {
   openStoredTarget,
-  readS3ConfigRow,
+  readS3ConfigRecord,
   StoredSecretUnusable,
   type InstanceKeyOpener,
 } from '../../infra/s3/stored-s3-config.ts';
@@ -106,7 +106,7 @@ export class UploadTargets {
 
   private async load(instance: string): Promise<UploadTarget | undefined> {
     const heardBefore = this.heard;
-    const row = await readS3ConfigRow(this.deps.pool, instance);
+    const row = await readS3ConfigRecord(this.deps.pool, instance);
     // A client holds an opened secret: none outlives its configuration, however that was learnt.
     if (!row?.enabled) {
       this.clients.delete(instance);

@@ -11,7 +11,7 @@ import {
   type NewEvent,
   type RecordedEvent,
 } from '../../../src/event-sourcing/event-store.ts';
-import type { EventFeed } from '../../../src/projections/event-feed.ts';
+import type { EventFeed } from '../../../src/event-sourcing/projection/event-feed.ts';
 
 export interface StoreUnderTest {
   store: EventStore & EventFeed;

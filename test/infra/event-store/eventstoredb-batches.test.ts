@@ -8,7 +8,7 @@ import type { LogPosition } from '../../../src/event-sourcing/event-store.ts';
 import { readInBatches } from '../../../src/infra/event-store/eventstoredb-batches.ts';
 import { EventStoreDbEventStore } from '../../../src/infra/event-store/eventstoredb-event-store.ts';
 import { decodeRecord } from '../../../src/infra/event-store/eventstoredb-records.ts';
-import type { FeedEvent } from '../../../src/projections/event-feed.ts';
+import type { FeedEvent } from '../../../src/event-sourcing/projection/event-feed.ts';
 
 // Pure: a Readable in object mode stands in for the client's subscription (a Transform that
 // buffers resolved events up to its high-water mark).

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { EventStoreDBClient } from '@eventstore/db-client';
 import { clientConnectionString } from '../../../src/infra/event-store/eventstoredb-connection-string.ts';
 import { EventStoreDbEventStore } from '../../../src/infra/event-store/eventstoredb-event-store.ts';
-import type { FeedEvent } from '../../../src/projections/event-feed.ts';
+import type { FeedEvent } from '../../../src/event-sourcing/projection/event-feed.ts';
 import { eventStoreContract, newEvent, uniqueCategory } from './event-store-contract.ts';
 
 const url = process.env.EVENTSTORE_URL;

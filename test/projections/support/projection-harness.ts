@@ -3,9 +3,15 @@ import pino from 'pino';
 import { comparePositions, type LogPosition } from '../../../src/event-sourcing/event-store.ts';
 import { PostgresEventStore } from '../../../src/infra/event-store/postgres-event-store.ts';
 import type { Logger } from '../../../src/infra/logger.ts';
-import { startProjector, type Projector } from '../../../src/projections/projector.ts';
-import type { EventFeed } from '../../../src/projections/event-feed.ts';
-import type { KeyShredder } from '../../../src/projections/project-batch.ts';
+import {
+  startProjector,
+  type Projector,
+} from '../../../src/event-sourcing/projection/projector.ts';
+import type { EventFeed } from '../../../src/event-sourcing/projection/event-feed.ts';
+import {
+  s3ConfigProjection,
+  type KeyShredder,
+} from '../../../src/projections/s3-config-projection.ts';
 import type { TestDatabase } from '../../support/database.ts';
 import { waitUntil } from './read-model.ts';
 
@@ -28,9 +34,9 @@ export function projectorOver(
   options: { keyring?: KeyShredder; logger?: Logger; maxBatch?: number; feed?: EventFeed } = {},
 ): Projector {
   return startProjector({
+    definition: s3ConfigProjection(options.keyring ?? noKeys),
     pool: database.pool,
     feed: options.feed ?? new PostgresEventStore(database.pool, database.connect),
-    keyring: options.keyring ?? noKeys,
     connect: database.connect,
     logger: options.logger ?? pino({ level: 'silent' }),
     ...(options.maxBatch ? { maxBatch: options.maxBatch } : {}),
@@ -40,10 +46,8 @@ export function projectorOver(
 export function reached(projector: Projector, position: LogPosition | null): Promise<void> {
   return waitUntil(
     () => {
-      const { checkpoint } = projector.stats();
-      return (
-        position === null || (checkpoint !== null && comparePositions(checkpoint, position) >= 0)
-      );
+      const at = projector.stats().position;
+      return position === null || (at !== null && comparePositions(at, position) >= 0);
     },
     { what: 'the projector to reach the last append' },
   );

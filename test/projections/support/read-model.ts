@@ -1,9 +1,16 @@
 import assert from 'node:assert/strict';
 import { foldS3Config } from '../../../src/commands/s3-config-stream.ts';
-import type { RecordedEvent } from '../../../src/event-sourcing/event-store.ts';
+import type { LogPosition, RecordedEvent } from '../../../src/event-sourcing/event-store.ts';
 import { instanceStreamCategory, publicView } from '../../../src/domain/s3-config.ts';
 import type { PostgresEventStore } from '../../../src/infra/event-store/postgres-event-store.ts';
 import type { Pool } from '../../../src/infra/postgres/pool.ts';
+import { readCheckpoint } from '../../../src/event-sourcing/projection/checkpoints.ts';
+import { s3ConfigProjectionName } from '../../../src/projections/s3-config-projection.ts';
+
+/** The position of the live S3-config checkpoint; null before its first commit. */
+export async function livePosition(pool: Pool): Promise<LogPosition | null> {
+  return (await readCheckpoint(pool, s3ConfigProjectionName))?.position ?? null;
+}
 
 /** A read-model row as the tests compare it. */
 export interface ComparableRow {

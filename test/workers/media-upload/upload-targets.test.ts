@@ -8,7 +8,7 @@ import { commandSide, disabling, enabling } from '../../support/command-side.ts'
 import { createTestDatabase, type TestDatabase } from '../../support/database.ts';
 import { projectorOver, reached } from '../../projections/support/projection-harness.ts';
 import { waitUntil } from '../../projections/support/read-model.ts';
-import type { Projector } from '../../../src/projections/projector.ts';
+import type { Projector } from '../../../src/event-sourcing/projection/projector.ts';
 
 let database: TestDatabase;
 let side: ReturnType<typeof commandSide>;

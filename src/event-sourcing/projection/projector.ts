@@ -1,22 +1,22 @@
 import type pg from 'pg';
-import { formatPosition, type LogPosition } from '../event-sourcing/event-store.ts';
-import { instanceStreamCategory } from '../domain/s3-config.ts';
-import type { Logger } from '../infra/logger.ts';
-import type { Pool } from '../infra/postgres/pool.ts';
+import { formatPosition, type LogPosition } from '../event-store.ts';
+import type { Logger } from '../../infra/logger.ts';
+import type { Pool } from '../../infra/postgres/pool.ts';
 import { holdAdvisoryLock } from './advisory-lock.ts';
-import { CheckpointMoved, CheckpointOfAnotherLog, readCheckpointIn } from './checkpoints.ts';
-import type { EventFeed } from './event-feed.ts';
 import {
-  commitBatch,
-  liveProjection,
-  PoisonEventError,
-  type KeyShredder,
-} from './project-batch.ts';
+  CheckpointMoved,
+  CheckpointOfAnotherLog,
+  readCheckpoint,
+  resumePosition,
+} from './checkpoints.ts';
+import { liveTarget, type FoldedBatch, type ProjectionDefinition } from './definition.ts';
+import type { EventFeed } from './event-feed.ts';
+import { commitBatch, PoisonEventError } from './project-batch.ts';
 
-export interface ProjectorDeps {
+export interface ProjectorDeps<Row, Folded extends FoldedBatch<Row>> {
+  definition: ProjectionDefinition<Row, Folded>;
   pool: Pool;
   feed: EventFeed;
-  keyring: KeyShredder;
   /** Opens the dedicated connection that holds the projector's advisory lock. */
   connect: () => Promise<pg.Client>;
   logger: Logger;
@@ -27,7 +27,8 @@ export interface ProjectorDeps {
 export interface ProjectorStats {
   /** Whether this process holds the lock and projects (false: standing by). */
   active: boolean;
-  checkpoint: LogPosition | null;
+  /** How far the read model is: the position of its checkpoint. */
+  position: LogPosition | null;
   batches: number;
   applied: number;
   alreadyApplied: number;
@@ -44,24 +45,25 @@ export interface Projector {
   stop(): Promise<void>;
 }
 
-const lockName = `stowage:projection:${liveProjection.checkpoint}`;
 const defaultMaxBatch = 1000;
 const maxRetryDelayMs = 5000;
 
 /**
- * The `projector` role: keeps instance_s3_config up to date with the log. One process at a time
- * projects (it holds an advisory lock); others wait as hot standbys. Failures of the database or
+ * The `projector` role: keeps a projection's live table up to date with the log. One process at a
+ * time projects it (holding an advisory lock); others wait as hot standbys. Failures of the database or
  * the feed are retried; a poison event, or a checkpoint in another event log, stops the projector
  * for good.
  */
-export function startProjector(deps: ProjectorDeps): Projector {
+export function startProjector<Row, Folded extends FoldedBatch<Row>>(
+  deps: ProjectorDeps<Row, Folded>,
+): Projector {
   const controller = new AbortController();
   const signal = deps.signal
     ? AbortSignal.any([deps.signal, controller.signal])
     : controller.signal;
   const stats: ProjectorStats = {
     active: false,
-    checkpoint: null,
+    position: null,
     batches: 0,
     applied: 0,
     alreadyApplied: 0,
@@ -81,11 +83,16 @@ export function startProjector(deps: ProjectorDeps): Projector {
   };
 }
 
-async function run(deps: ProjectorDeps, signal: AbortSignal, stats: ProjectorStats) {
-  const log = deps.logger.child({ projection: liveProjection.checkpoint });
+async function run<Row, Folded extends FoldedBatch<Row>>(
+  deps: ProjectorDeps<Row, Folded>,
+  signal: AbortSignal,
+  stats: ProjectorStats,
+) {
+  const { name } = deps.definition;
+  const log = deps.logger.child({ projection: name });
   let failures = 0;
   while (!signal.aborted) {
-    const lock = await holdAdvisoryLock(deps.connect, lockName, signal, () =>
+    const lock = await holdAdvisoryLock(deps.connect, `stowage:projection:${name}`, signal, () =>
       log.info('another projector is active; standing by'),
     ).catch(async (error: unknown) => {
       failures++;
@@ -128,36 +135,32 @@ async function run(deps: ProjectorDeps, signal: AbortSignal, stats: ProjectorSta
   }
 }
 
-async function follow(
-  deps: ProjectorDeps,
+async function follow<Row, Folded extends FoldedBatch<Row>>(
+  deps: ProjectorDeps<Row, Folded>,
   signal: AbortSignal,
   stats: ProjectorStats,
   log: Logger,
 ): Promise<void> {
+  const { definition } = deps;
+  const target = liveTarget(definition);
   const eventLog = await deps.feed.logIdentity();
-  let checkpoint = await readCheckpointIn(deps.pool, liveProjection.checkpoint, eventLog);
-  stats.checkpoint = checkpoint;
+  let position = resumePosition(await readCheckpoint(deps.pool, target.checkpoint), eventLog);
+  stats.position = position;
   await deps.feed.subscribe(
-    instanceStreamCategory,
-    checkpoint,
+    definition.category,
+    position,
     async (events) => {
-      const folded = await commitBatch(
-        deps.pool,
-        liveProjection,
-        checkpoint,
-        events,
-        deps.keyring,
-        eventLog,
-      );
-      checkpoint = folded.through;
-      stats.checkpoint = checkpoint;
+      const run = { definition, target, from: position, log: eventLog };
+      const folded = await commitBatch(deps.pool, run, events);
+      position = folded.through;
+      stats.position = position;
       stats.batches++;
       stats.applied += folded.applied;
       stats.alreadyApplied += folded.alreadyApplied;
       stats.unknown += folded.unknown;
       if (folded.unknown > 0) {
         log.warn(
-          { skipped: folded.unknown, types: folded.unknownTypes },
+          { skipped: folded.unknown, types: folded.unknownTypes, handled: definition.eventTypes },
           'skipped events of types this version does not know',
         );
       }

@@ -1,4 +1,5 @@
-import type { LogPosition } from '../event-sourcing/event-store.ts';
+import type { FoldedBatch } from '../event-sourcing/projection/definition.ts';
+import type { FeedEvent } from '../event-sourcing/projection/event-feed.ts';
 import {
   instanceStreamCategory,
   settingsOf,
@@ -7,11 +8,10 @@ import {
   type S3Settings,
 } from '../domain/s3-config.ts';
 import { toS3ConfigEvent } from '../domain/s3-config-events.ts';
-import type { FeedEvent } from './event-feed.ts';
-
 /**
- * The projection's functional core: a batch of recorded events folded into the read-model rows of
- * the instances it touches. No I/O; the shell loads the stored rows and writes the outcome.
+ * The S3-config projection's functional core: a batch of recorded events folded into the
+ * read-model records of the instances it touches. No I/O; the shell loads the stored records and
+ * writes the outcome.
  */
 
 /** The sealed secret in force and everything the worker needs to open it. */
@@ -22,7 +22,8 @@ export interface SealedSecretRef {
   revision: number;
 }
 
-export interface S3ConfigRow {
+/** The read model's record of one instance's S3 config. */
+export interface S3ConfigRecord {
   instance: string;
   enabled: boolean;
   settings: S3Settings;
@@ -33,28 +34,9 @@ export interface S3ConfigRow {
   updatedBy: Actor;
 }
 
-export interface PoisonEvent {
-  stream: string;
-  revision: number;
-  position: LogPosition;
-  type: string;
-  reason: string;
-}
-
-export interface FoldedBatch {
-  /** The final row of every instance the batch changed, by instance name order. */
-  rows: S3ConfigRow[];
+export interface FoldedS3Configs extends FoldedBatch<S3ConfigRecord> {
   /** Key material of enablements the batch disabled. */
   keysToDestroy: string[];
-  /** Position of the last event dealt with; null when the first event is poison. */
-  through: LogPosition | null;
-  applied: number;
-  /** Events at or below their row's revision: applied by an earlier batch. */
-  alreadyApplied: number;
-  unknownTypes: string[];
-  unknown: number;
-  /** The event the fold stopped at; the events before it are folded, it and those after are not. */
-  poison?: PoisonEvent;
 }
 
 export const emptySettings: S3Settings = {
@@ -72,11 +54,11 @@ export function instanceOfStream(stream: string): string | undefined {
 }
 
 export function foldBatch(
-  stored: ReadonlyMap<string, S3ConfigRow>,
+  stored: ReadonlyMap<string, S3ConfigRecord>,
   events: readonly FeedEvent[],
-): FoldedBatch {
-  const changed = new Map<string, S3ConfigRow>();
-  const folded: FoldedBatch = {
+): FoldedS3Configs {
+  const changed = new Map<string, S3ConfigRecord>();
+  const folded: FoldedS3Configs = {
     rows: [],
     keysToDestroy: [],
     through: null,
@@ -115,14 +97,14 @@ export function foldBatch(
 }
 
 type Step =
-  | { kind: 'applied'; row: S3ConfigRow; destroyKey?: string }
-  | { kind: 'unknown'; row?: S3ConfigRow }
+  | { kind: 'applied'; row: S3ConfigRecord; destroyKey?: string }
+  | { kind: 'unknown'; row?: S3ConfigRecord }
   | { kind: 'alreadyApplied' }
   | { kind: 'poison'; reason: string };
 
 function foldOne(
-  changed: ReadonlyMap<string, S3ConfigRow>,
-  stored: ReadonlyMap<string, S3ConfigRow>,
+  changed: ReadonlyMap<string, S3ConfigRecord>,
+  stored: ReadonlyMap<string, S3ConfigRecord>,
   recorded: FeedEvent,
 ): Step {
   if (recorded.undecodable) return { kind: 'poison', reason: recorded.undecodable };
@@ -156,10 +138,10 @@ function foldOne(
 
 function evolveRow(
   instance: string,
-  current: S3ConfigRow | undefined,
+  current: S3ConfigRecord | undefined,
   event: S3ConfigEvent,
   revision: number,
-): S3ConfigRow {
+): S3ConfigRecord {
   const updatedAt = new Date(event.data.at);
   if (Number.isNaN(updatedAt.getTime())) throw new Error(`"at" is not a time: ${event.data.at}`);
   const common = { instance, revision, updatedAt, updatedBy: event.data.actor };

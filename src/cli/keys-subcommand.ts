@@ -22,7 +22,7 @@ export const keysUsage = `  keys generate                          print a new m
 `;
 
 /** `stowage keys …`: resolves to the exit code. */
-export async function keysCommand(args: string[]): Promise<number> {
+export async function keysSubcommand(args: string[]): Promise<number> {
   const [command, ...rest] = args;
   if (command === 'generate' && rest.length === 0) return generate();
   if (command === 'status' && rest.length === 0) return withDatabase(status);

@@ -14,28 +14,28 @@ export const adminUsage = `  admin create-account <name>            create an ac
 `;
 
 export type AdminRequest =
-  | { command: 'create-account'; account: string }
-  | { command: 'create-instance'; account: string; instance: string }
-  | { command: 'revoke-token'; tokenId: string };
+  | { subcommand: 'create-account'; account: string }
+  | { subcommand: 'create-instance'; account: string; instance: string }
+  | { subcommand: 'revoke-token'; tokenId: string };
 
 /** The request an admin command line asks for, or undefined when it is not one. */
 export function parseAdminArgs(args: readonly string[]): AdminRequest | undefined {
-  const [command, ...operands] = args;
+  const [subcommand, ...operands] = args;
   const [first, second] = operands;
-  if (command === 'create-account' && operands.length === 1 && first) {
-    return { command, account: first };
+  if (subcommand === 'create-account' && operands.length === 1 && first) {
+    return { subcommand, account: first };
   }
-  if (command === 'create-instance' && operands.length === 2 && first && second) {
-    return { command, account: first, instance: second };
+  if (subcommand === 'create-instance' && operands.length === 2 && first && second) {
+    return { subcommand, account: first, instance: second };
   }
-  if (command === 'revoke-token' && operands.length === 1 && first) {
-    return { command, tokenId: first };
+  if (subcommand === 'revoke-token' && operands.length === 1 && first) {
+    return { subcommand, tokenId: first };
   }
   return undefined;
 }
 
 /** `stowage admin …`: prints one JSON line; resolves to the exit code. */
-export async function adminCommand(args: string[]): Promise<number> {
+export async function adminSubcommand(args: string[]): Promise<number> {
   const request = parseAdminArgs(args);
   if (!request) {
     process.stderr.write(`stowage admin: expected one of\n${adminUsage}`);
@@ -66,7 +66,7 @@ async function perform(
   store: PostgresAccessStore,
   request: AdminRequest,
 ): Promise<CreatedAccount | CreatedInstance | { revoked: string }> {
-  switch (request.command) {
+  switch (request.subcommand) {
     case 'create-account':
       return store.createAccount(request.account);
     case 'create-instance':

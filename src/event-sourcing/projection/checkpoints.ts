@@ -1,8 +1,6 @@
-import type pg from 'pg';
-import type { LogPosition } from '../event-sourcing/event-store.ts';
+import type { LogPosition } from '../event-store.ts';
+import type { Queryable } from './definition.ts';
 import type { LogIdentity } from './event-feed.ts';
-
-type Queryable = Pick<pg.ClientBase, 'query'>;
 
 /** The stored checkpoint is not the one this writer started from: someone else moved it. */
 export class CheckpointMoved extends Error {
@@ -22,6 +20,14 @@ export class CheckpointOfAnotherLog extends Error {
   }
 }
 
+/** A projection's stored checkpoint: how far it got, and in which event log. */
+export interface Checkpoint {
+  name: string;
+  position: LogPosition;
+  /** Null for a checkpoint written before logs were recorded: taken to be in any log. */
+  log: LogIdentity | null;
+}
+
 interface CheckpointRow {
   position_major: string;
   position_minor: string;
@@ -29,54 +35,55 @@ interface CheckpointRow {
   log_id: string | null;
 }
 
-const checkpointColumns = 'position_major, position_minor, log_store, log_id';
-
-/** Null before the projection committed anything: it starts from the beginning of the log. */
-export async function readCheckpoint(db: Queryable, name: string): Promise<LogPosition | null> {
-  return positionOf(await readRow(db, name, ''));
-}
-
-/**
- * The checkpoint's position, which must be in `log`: null when there is none, CheckpointOfAnotherLog
- * when another log's. A checkpoint from before logs were recorded is taken to be in `log`.
- */
-export async function readCheckpointIn(
+/** Undefined before the projection committed anything: it starts from the beginning of the log. */
+export async function readCheckpoint(
   db: Queryable,
   name: string,
-  log: LogIdentity,
   { lock = false } = {},
-): Promise<LogPosition | null> {
-  const row = await readRow(db, name, lock ? 'FOR UPDATE' : '');
-  if (row?.log_store && !isIn(row, log)) {
-    throw new CheckpointOfAnotherLog(name, { store: row.log_store, id: row.log_id ?? '' }, log);
-  }
-  return positionOf(row);
-}
-
-/**
- * Like readCheckpointIn, but another log's position counts as none: for those who rebuild or
- * measure against `log` and have no use for a position elsewhere.
- */
-export async function readCheckpointIfIn(
-  db: Queryable,
-  name: string,
-  log: LogIdentity,
-  { lock = false } = {},
-): Promise<LogPosition | null> {
-  const row = await readRow(db, name, lock ? 'FOR UPDATE' : '');
-  return row && (!row.log_store || isIn(row, log)) ? positionOf(row) : null;
-}
-
-function isIn(row: CheckpointRow, log: LogIdentity): boolean {
-  return row.log_store === log.store && row.log_id === log.id;
-}
-
-async function readRow(db: Queryable, name: string, lock: string) {
+): Promise<Checkpoint | undefined> {
   const { rows } = await db.query<CheckpointRow>(
-    `SELECT ${checkpointColumns} FROM projection_checkpoints WHERE name = $1 ${lock}`,
+    `SELECT position_major, position_minor, log_store, log_id
+     FROM projection_checkpoints WHERE name = $1 ${lock ? 'FOR UPDATE' : ''}`,
     [name],
   );
-  return rows[0];
+  const row = rows[0];
+  if (!row) return undefined;
+  return {
+    name,
+    position: [BigInt(row.position_major), BigInt(row.position_minor)],
+    log: row.log_store ? { store: row.log_store, id: row.log_id ?? '' } : null,
+  };
+}
+
+/**
+ * Where to go on in `log` from: null when there is no checkpoint; CheckpointOfAnotherLog when it
+ * is another log's.
+ */
+export function resumePosition(
+  checkpoint: Checkpoint | undefined,
+  log: LogIdentity,
+): LogPosition | null {
+  if (checkpoint?.log && !sameLog(checkpoint.log, log)) {
+    throw new CheckpointOfAnotherLog(checkpoint.name, checkpoint.log, log);
+  }
+  return checkpoint?.position ?? null;
+}
+
+/**
+ * The checkpoint's position when it is in `log`, else null: for those who rebuild or measure
+ * against `log` and have no use for a position elsewhere.
+ */
+export function positionIn(
+  checkpoint: Checkpoint | undefined,
+  log: LogIdentity,
+): LogPosition | null {
+  return checkpoint && (!checkpoint.log || sameLog(checkpoint.log, log))
+    ? checkpoint.position
+    : null;
+}
+
+function sameLog(a: LogIdentity, b: LogIdentity): boolean {
+  return a.store === b.store && a.id === b.id;
 }
 
 /**
@@ -126,8 +133,4 @@ export async function writeCheckpoint(
 
 export async function deleteCheckpoint(db: Queryable, name: string): Promise<void> {
   await db.query('DELETE FROM projection_checkpoints WHERE name = $1', [name]);
-}
-
-function positionOf(row: CheckpointRow | undefined): LogPosition | null {
-  return row ? [BigInt(row.position_major), BigInt(row.position_minor)] : null;
 }

@@ -1,17 +1,16 @@
 import type pg from 'pg';
-import { comparePositions, type LogPosition } from '../event-sourcing/event-store.ts';
-import { instanceStreamCategory } from '../domain/s3-config.ts';
-import { inTransaction, type Pool } from '../infra/postgres/pool.ts';
-import { deleteCheckpoint, readCheckpointIfIn, writeCheckpoint } from './checkpoints.ts';
-import type { EventFeed, FeedEvent, LogIdentity } from './event-feed.ts';
+import { comparePositions, type LogPosition } from '../event-store.ts';
+import { inTransaction, type Pool } from '../../infra/postgres/pool.ts';
+import { deleteCheckpoint, positionIn, readCheckpoint, writeCheckpoint } from './checkpoints.ts';
 import {
-  commitBatch,
-  liveProjection,
-  PoisonEventError,
-  projectBatch,
-  type KeyShredder,
-  type ProjectionTarget,
-} from './project-batch.ts';
+  liveTarget,
+  rebuildTarget,
+  type FoldedBatch,
+  type ProjectionDefinition,
+} from './definition.ts';
+import type { EventFeed, FeedEvent, LogIdentity } from './event-feed.ts';
+import { announceChanges, commitBatch, PoisonEventError, projectBatch } from './project-batch.ts';
+import { readAlong } from './read-along.ts';
 import {
   compareWithLive,
   createRebuildTable,
@@ -19,18 +18,11 @@ import {
   swapInRebuild,
   type RowDifference,
 } from './rebuild-table.ts';
-import { announceChanges } from './s3-config-table.ts';
 
-export const rebuildProjection: ProjectionTarget = {
-  table: 'instance_s3_config_rebuild',
-  checkpoint: 's3-config:rebuild',
-  announce: false,
-};
-
-export interface ReplayDeps {
+export interface ReplayDeps<Row, Folded extends FoldedBatch<Row>> {
+  definition: ProjectionDefinition<Row, Folded>;
   pool: Pool;
   feed: EventFeed;
-  keyring: KeyShredder;
   /** Called after every batch with the number of events replayed so far. */
   onProgress?: (events: number) => void;
   maxBatch?: number;
@@ -40,7 +32,7 @@ export interface ReplayDeps {
 
 export interface ReplayOutcome {
   events: number;
-  /** Instances whose rebuilt row differs from the live one, as they were compared. */
+  /** Rows of the rebuilt table that differ from the live one, as they were compared. */
   differences: RowDifference[];
   swapped: boolean;
   /** The live projection had not reached the end of the rebuild when they were compared. */
@@ -49,45 +41,46 @@ export interface ReplayOutcome {
 
 export class ReplayBusy extends Error {}
 
-const lockName = `stowage:replay:${liveProjection.checkpoint}`;
 // The bulk of the log counts as read once a batch comes back short, or nothing arrived for this
 // long after the last one. Stopping early costs no correctness, only time: the rebuild is then
 // brought up to the live checkpoint, and the live projector goes on from wherever it ends.
 const caughtUpAfterIdleMs = 300;
 
 /**
- * `stowage replay`: the projection's own code, run from the start of the log into a fresh table.
+ * `stowage replay`: a projection's own code, run from the start of the log into a fresh table.
  * Then, holding the live checkpoint so that the live projector pauses, the rebuild is brought to
  * exactly the live checkpoint and either compared with the live table (verify) or swapped in for
  * it, checkpoint and all, in one transaction. The live table serves reads until that commit.
  */
-export async function replayReadModel(
-  deps: ReplayDeps,
+export async function replayReadModel<Row, Folded extends FoldedBatch<Row>>(
+  deps: ReplayDeps<Row, Folded>,
   { verify }: { verify: boolean },
 ): Promise<ReplayOutcome> {
-  return alone(deps.pool, async () => {
+  const { tables, name } = deps.definition;
+  const rebuildCheckpoint = rebuildTarget(deps.definition).checkpoint;
+  return alone(deps.pool, `stowage:replay:${name}`, async () => {
     await inTransaction(deps.pool, async (db) => {
-      await createRebuildTable(db);
-      await deleteCheckpoint(db, rebuildProjection.checkpoint);
+      await createRebuildTable(db, tables);
+      await deleteCheckpoint(db, rebuildCheckpoint);
     });
     try {
-      const rebuild: Rebuild = { log: await deps.feed.logIdentity(), checkpoint: null, events: 0 };
+      const rebuild: Rebuild = { log: await deps.feed.logIdentity(), position: null, events: 0 };
       await readToEnd(deps, rebuild);
       // Most of what the live projector did meanwhile is caught up before its lock is taken.
-      await readUpTo(deps, rebuild, await liveCheckpoint(deps.pool, rebuild.log));
-      if (verify) await waitForLive(deps.pool, rebuild, deps.liveLagWaitMs ?? 5000);
+      await readUpTo(deps, rebuild, await livePosition(name, deps.pool, rebuild.log));
+      if (verify) await waitForLive(deps, rebuild, deps.liveLagWaitMs ?? 5000);
       return { events: rebuild.events, ...(await finish(deps, rebuild, verify)) };
     } finally {
       await inTransaction(deps.pool, async (db) => {
-        await dropRebuildTable(db);
-        await deleteCheckpoint(db, rebuildProjection.checkpoint);
+        await dropRebuildTable(db, tables);
+        await deleteCheckpoint(db, rebuildCheckpoint);
       });
     }
   });
 }
 
 /** Runs `work` holding the replay lock: two replays would share the rebuild table. */
-async function alone<T>(pool: Pool, work: () => Promise<T>): Promise<T> {
+async function alone<T>(pool: Pool, lockName: string, work: () => Promise<T>): Promise<T> {
   const session = await pool.connect();
   let result: T;
   try {
@@ -108,16 +101,21 @@ async function alone<T>(pool: Pool, work: () => Promise<T>): Promise<T> {
 }
 
 /**
- * The live checkpoint, if it is in the replayed log: a position in another log (the event store
- * was switched) is nothing to catch up to, and the swap replaces it.
+ * The live checkpoint's position, if it is in the replayed log: a position in another log (the
+ * event store was switched) is nothing to catch up to, and the swap replaces it.
  */
-const liveCheckpoint = (db: Pool | pg.ClientBase, log: LogIdentity, lock = false) =>
-  readCheckpointIfIn(db, liveProjection.checkpoint, log, { lock });
+const livePosition = async (
+  projection: string,
+  db: Pool | pg.ClientBase,
+  log: LogIdentity,
+  lock = false,
+) => positionIn(await readCheckpoint(db, projection, { lock }), log);
 
 interface Rebuild {
   /** The log replayed: the live checkpoint is swapped in with it. */
   log: LogIdentity;
-  checkpoint: LogPosition | null;
+  /** How far the rebuild is. */
+  position: LogPosition | null;
   events: number;
 }
 
@@ -125,43 +123,54 @@ interface Rebuild {
  * One batch into the rebuild: in a transaction of its own, or in `db`'s (which the caller
  * commits).
  */
-async function apply(
-  deps: ReplayDeps,
+async function apply<Row, Folded extends FoldedBatch<Row>>(
+  { definition, pool, onProgress }: ReplayDeps<Row, Folded>,
   rebuild: Rebuild,
   events: readonly FeedEvent[],
   db?: pg.ClientBase,
 ): Promise<void> {
-  const { checkpoint, log } = rebuild;
-  const folded = db
-    ? await projectBatch(db, rebuildProjection, checkpoint, events, deps.keyring, log)
-    : await commitBatch(deps.pool, rebuildProjection, checkpoint, events, deps.keyring, log);
+  const { position, log } = rebuild;
+  const run = { definition, target: rebuildTarget(definition), from: position, log };
+  const folded = db ? await projectBatch(db, run, events) : await commitBatch(pool, run, events);
   if (folded.poison) throw new PoisonEventError(folded.poison);
-  rebuild.checkpoint = folded.through ?? rebuild.checkpoint;
+  rebuild.position = folded.through ?? rebuild.position;
   rebuild.events += events.length;
-  deps.onProgress?.(rebuild.events);
+  onProgress?.(rebuild.events);
 }
 
-async function readToEnd(deps: ReplayDeps, rebuild: Rebuild): Promise<void> {
+async function readToEnd<Row, Folded extends FoldedBatch<Row>>(
+  deps: ReplayDeps<Row, Folded>,
+  rebuild: Rebuild,
+): Promise<void> {
   const maxBatch = deps.maxBatch ?? 2000;
-  await readAlong(deps.feed, rebuild.checkpoint, maxBatch, caughtUpAfterIdleMs, async (events) => {
-    await apply(deps, rebuild, events);
-    return events.length === maxBatch;
-  });
+  const { category } = deps.definition;
+  await readAlong(
+    deps.feed,
+    category,
+    rebuild.position,
+    maxBatch,
+    caughtUpAfterIdleMs,
+    async (events) => {
+      await apply(deps, rebuild, events);
+      return events.length === maxBatch;
+    },
+  );
 }
 
 /** Applies the events up to and including `target`, if the rebuild has not reached it. */
-async function readUpTo(
-  deps: ReplayDeps,
+async function readUpTo<Row, Folded extends FoldedBatch<Row>>(
+  deps: ReplayDeps<Row, Folded>,
   rebuild: Rebuild,
   target: LogPosition | null,
   db?: pg.ClientBase,
 ): Promise<void> {
   const reached = () =>
-    !target || (rebuild.checkpoint !== null && comparePositions(rebuild.checkpoint, target) >= 0);
+    !target || (rebuild.position !== null && comparePositions(rebuild.position, target) >= 0);
   if (reached()) return;
   await readAlong(
     deps.feed,
-    rebuild.checkpoint,
+    deps.definition.category,
+    rebuild.position,
     deps.maxBatch ?? 2000,
     undefined,
     async (events) => {
@@ -172,28 +181,32 @@ async function readUpTo(
   );
 }
 
-async function finish(
-  deps: ReplayDeps,
+async function finish<Row, Folded extends FoldedBatch<Row>>(
+  deps: ReplayDeps<Row, Folded>,
   rebuild: Rebuild,
   verify: boolean,
 ): Promise<Omit<ReplayOutcome, 'events'>> {
   const db = await deps.pool.connect();
   try {
     await db.query('BEGIN');
-    const live = await liveCheckpoint(db, rebuild.log, true);
+    const { definition } = deps;
+    const live = await livePosition(definition.name, db, rebuild.log, true);
     await readUpTo(deps, rebuild, live, db);
-    const rebuilt = rebuild.checkpoint;
+    const rebuilt = rebuild.position;
     const liveBehind = rebuilt !== null && (!live || comparePositions(live, rebuilt) < 0);
-    const differences = await compareWithLive(db);
+    const differences = await compareWithLive(db, definition.tables);
     if (verify) {
       await db.query('ROLLBACK');
       return { differences, swapped: false, liveBehind };
     }
-    await swapInRebuild(db);
-    if (rebuilt) await writeCheckpoint(db, liveProjection.checkpoint, rebuilt, rebuild.log);
+    await swapInRebuild(db, definition.tables);
+    if (rebuilt) {
+      await writeCheckpoint(db, liveTarget(definition).checkpoint, rebuilt, rebuild.log);
+    }
     await announceChanges(
       db,
-      differences.map((difference) => difference.instance),
+      definition.changedChannel,
+      differences.map((difference) => difference.key),
     );
     await db.query('COMMIT');
     return { differences, swapped: true, liveBehind };
@@ -205,44 +218,15 @@ async function finish(
   }
 }
 
-/**
- * Subscribes from `from` and hands each batch to `step` until it answers false, or, given
- * `idleMs`, until no batch arrived for that long.
- */
-async function readAlong(
-  feed: EventFeed,
-  from: LogPosition | null,
-  maxBatch: number,
-  idleMs: number | undefined,
-  step: (events: readonly FeedEvent[]) => Promise<boolean>,
-): Promise<void> {
-  const stop = new AbortController();
-  let idle: NodeJS.Timeout | undefined;
-  const armIdle = () => {
-    if (idleMs !== undefined) idle = setTimeout(() => stop.abort(), idleMs);
-  };
-  armIdle();
-  try {
-    await feed.subscribe(
-      instanceStreamCategory,
-      from,
-      async (events) => {
-        clearTimeout(idle);
-        if (await step(events)) armIdle();
-        else stop.abort();
-      },
-      { signal: stop.signal, maxBatch },
-    );
-  } finally {
-    clearTimeout(idle);
-  }
-}
-
-async function waitForLive(pool: Pool, rebuild: Rebuild, waitMs: number) {
+async function waitForLive<Row, Folded extends FoldedBatch<Row>>(
+  deps: ReplayDeps<Row, Folded>,
+  rebuild: Rebuild,
+  waitMs: number,
+) {
   const deadline = Date.now() + waitMs;
-  const rebuilt = rebuild.checkpoint;
+  const rebuilt = rebuild.position;
   while (rebuilt && Date.now() < deadline) {
-    const live = await liveCheckpoint(pool, rebuild.log);
+    const live = await livePosition(deps.definition.name, deps.pool, rebuild.log);
     if (live && comparePositions(live, rebuilt) >= 0) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

@@ -1,4 +1,4 @@
-import type { LogPosition, RecordedEvent } from '../event-sourcing/event-store.ts';
+import type { LogPosition, RecordedEvent } from '../event-store.ts';
 
 /**
  * A recorded event as a feed hands it over. A record the feed could not decode (not JSON, not an

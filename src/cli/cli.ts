@@ -1,10 +1,10 @@
 import { parseArgs } from 'node:util';
-import { adminCommand, adminUsage } from './admin/admin-commands.ts';
-import { keysCommand, keysUsage } from './keys/keys-command.ts';
-import { replayCommand, replayUsage } from './replay/replay-command.ts';
-import { serve } from './serve.ts';
-import { loadSettings, roleNames, SettingsError, type Role } from './settings.ts';
-import { topicsCommand, topicsUsage } from './workers/media-upload/topics-command.ts';
+import { serve } from '../serve.ts';
+import { loadSettings, roleNames, SettingsError, type Role } from '../settings.ts';
+import { adminSubcommand, adminUsage } from './admin-subcommand.ts';
+import { keysSubcommand, keysUsage } from './keys-subcommand.ts';
+import { replaySubcommand, replayUsage } from './replay-subcommand.ts';
+import { topicsSubcommand, topicsUsage } from './topics-subcommand.ts';
 
 const usage = `usage: stowage <command>
 
@@ -12,28 +12,28 @@ const usage = `usage: stowage <command>
                                           worker when KAFKA_BROKERS is set)
 ${keysUsage}${replayUsage}${topicsUsage}${adminUsage}`;
 
-/** Runs one command line; resolves to the process exit code. */
+/** Runs one command line (a subcommand and its arguments); resolves to the process exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
+  const [subcommand, ...rest] = argv;
   try {
-    switch (command) {
+    switch (subcommand) {
       case 'serve':
-        return await serveCommand(rest);
+        return await serveSubcommand(rest);
       case 'keys':
-        return await keysCommand(rest);
+        return await keysSubcommand(rest);
       case 'admin':
-        return await adminCommand(rest);
+        return await adminSubcommand(rest);
       case 'replay':
-        return await replayCommand(rest);
+        return await replaySubcommand(rest);
       case 'topics':
-        return await topicsCommand(rest);
+        return await topicsSubcommand(rest);
       case undefined:
       case 'help':
       case '--help':
         process.stdout.write(usage);
-        return command === undefined ? 2 : 0;
+        return subcommand === undefined ? 2 : 0;
       default:
-        process.stderr.write(`stowage: unknown command ${JSON.stringify(command)}\n${usage}`);
+        process.stderr.write(`stowage: unknown command ${JSON.stringify(subcommand)}\n${usage}`);
         return 2;
     }
   } catch (error) {
@@ -44,7 +44,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function serveCommand(args: string[]): Promise<number> {
+async function serveSubcommand(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { roles: { type: 'string' } } });
   const settings = loadSettings(
     values.roles === undefined ? process.env : { ...process.env, STOWAGE_ROLES: values.roles },

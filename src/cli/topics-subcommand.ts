@@ -1,8 +1,8 @@
 import pino from 'pino';
-import { createKafka } from '../../infra/kafka.ts';
-import { createLogger } from '../../infra/logger.ts';
-import { loadSettings, SettingsError } from '../../settings.ts';
-import { ensureUploadTopics } from './topics.ts';
+import { createKafka } from '../infra/kafka.ts';
+import { createLogger } from '../infra/logger.ts';
+import { loadSettings, SettingsError } from '../settings.ts';
+import { ensureUploadTopics } from '../workers/media-upload/topics.ts';
 
 export const topicsUsage = `  topics ensure                          create the worker's Kafka topics as the STOWAGE_TOPIC_*
                                           settings say (what the worker does at start)
@@ -12,7 +12,7 @@ export const topicsUsage = `  topics ensure                          create the 
  * `stowage topics ensure`: the worker's own topic creation, for deployments that create topics
  * before any worker runs. Prints what it created and which existing configs differ.
  */
-export async function topicsCommand(args: string[]): Promise<number> {
+export async function topicsSubcommand(args: string[]): Promise<number> {
   if (args.length !== 1 || args[0] !== 'ensure') {
     process.stderr.write(`stowage: topics: expected "ensure"\n${topicsUsage}`);
     return 2;

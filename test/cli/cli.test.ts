@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { fromBase64Url, publicKeyOf, toBase64Url } from '../src/infra/sealing.ts';
+import { fromBase64Url, publicKeyOf, toBase64Url } from '../../src/infra/sealing.ts';
 
 const run = promisify(execFile);
-const stowage = new URL('../bin/stowage.js', import.meta.url).pathname;
+const stowage = new URL('../../bin/stowage.js', import.meta.url).pathname;
 
 test('stowage keys generate prints a matching sealing keypair as JSON', async () => {
   const { stdout } = await run(process.execPath, [stowage, 'keys', 'generate']);

@@ -1,21 +1,22 @@
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { instanceStreamCategory } from '../domain/s3-config.ts';
+import type { RowDifference } from '../event-sourcing/projection/rebuild-table.ts';
+import { replayReadModel, type ReplayOutcome } from '../event-sourcing/projection/replay.ts';
 import { openEventStore } from '../infra/event-store/open-event-store.ts';
 import { loadMasterKey } from '../infra/master-keys.ts';
 import { openDatabase, type Database } from '../infra/postgres/database.ts';
 import { PostgresInstanceKeyring } from '../infra/postgres/postgres-instance-keyring.ts';
-import { replayReadModel, type ReplayOutcome } from '../projections/replay.ts';
-import type { RowDifference } from '../projections/rebuild-table.ts';
+import { s3ConfigProjection } from '../projections/s3-config-projection.ts';
 import { loadSettings } from '../settings.ts';
-import { progressReporter } from './progress.ts';
+import { progressReporter } from './replay-progress.ts';
 
 export const replayUsage = `  replay [--verify]                      rebuild the read model from the event log and swap it
                                           in; --verify compares instead (exit 1 on a difference)
 `;
 
 /** `stowage replay [--verify]`: resolves to the exit code. */
-export async function replayCommand(args: string[]): Promise<number> {
+export async function replaySubcommand(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { verify: { type: 'boolean', default: false } } });
   const settings = loadSettings();
   // stdout carries the differences; diagnostics and progress go to stderr.
@@ -30,9 +31,9 @@ export async function replayCommand(args: string[]): Promise<number> {
     const total = log.name === 'postgres' ? await countInstanceEvents(database) : undefined;
     const outcome = await replayReadModel(
       {
+        definition: s3ConfigProjection(keyring),
         pool: database.pool,
         feed: log.store,
-        keyring,
         onProgress: progressReporter((line) => process.stderr.write(`${line}\n`), {
           ...(total === undefined ? {} : { total }),
         }),
@@ -66,9 +67,9 @@ function report(outcome: ReplayOutcome): number {
   return differences.length === 0 ? 0 : 1;
 }
 
-function describe({ instance, missingFrom, columns }: RowDifference): string {
-  if (missingFrom) return `${instance}: missing from the ${missingFrom} read model`;
-  return `${instance}: ${columns.join(', ')} differ`;
+function describe({ key, missingFrom, columns }: RowDifference): string {
+  if (missingFrom) return `${key}: missing from the ${missingFrom} read model`;
+  return `${key}: ${columns.join(', ')} differ`;
 }
 
 /** For the ETA only (the replay itself reads through the feed): what the Postgres log holds. */

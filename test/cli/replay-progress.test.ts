@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { progressLine, progressReporter } from '../../src/replay/progress.ts';
+import { progressLine, progressReporter } from '../../src/cli/replay-progress.ts';
 
 test('a progress line gives events done, the rate, and an ETA once the total is known', () => {
   assert.equal(progressLine(30_000, 1500), 'replay: 30000 events, 20000 events/s');
