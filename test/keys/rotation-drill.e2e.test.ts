@@ -19,7 +19,7 @@ import {
   type WorkerNames,
 } from '../workers/support/kafka.ts';
 import { bucketConfig, DrillTraffic, postConfig, untilProjected } from './support/drill-traffic.ts';
-import { spawnService, type ServiceProcess } from './support/service-process.ts';
+import { startStowage, type StowageProcess } from '../support/stowage-process.ts';
 import {
   keysOn,
   newMasterKey,
@@ -42,11 +42,16 @@ describe('master key rotation drill', () => {
   let account: string;
   const instances: string[] = [];
   const topicSets: WorkerNames[] = [];
-  const processes: ServiceProcess[] = [];
+  const processes: StowageProcess[] = [];
   const collectors: OutcomeCollector[] = [];
 
   const service = async (roles: string, env: Record<string, string>) => {
-    const started = await spawnService(roles, { DATABASE_URL: database.url, ...env });
+    const started = await startStowage({
+      args: ['serve', '--roles', roles],
+      env: { DATABASE_URL: database.url, ...env },
+      // Live, not ready: a worker missing a master key is started on purpose and never ready.
+      waitFor: 'live',
+    });
     processes.push(started);
     return started;
   };

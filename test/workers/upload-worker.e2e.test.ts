@@ -31,7 +31,7 @@ import {
   startMediaServer,
   type MediaServer,
 } from './support/media-server.ts';
-import { spawnWorkerProcess, type WorkerProcess } from './support/worker-process.ts';
+import { startStowage, type StowageProcess } from '../support/stowage-process.ts';
 import { startTestWorker, workerEnvFor, type TestWorker } from './support/worker.ts';
 
 const testServicesScript = fileURLToPath(
@@ -56,9 +56,15 @@ describe('the media-upload worker, end to end', () => {
   const metrics = createMetrics();
   // Deleted only at the end: the shared producer's metadata would trip over a topic gone missing.
   const topicSets: WorkerNames[] = [];
-  const processes: WorkerProcess[] = [];
+  const processes: StowageProcess[] = [];
   const spawnWorker = async (env: Record<string, string>) => {
-    const started = await spawnWorkerProcess(env);
+    // The compiled build with Node's default flags, as `npm start` and the image run the worker:
+    // its memory bound must hold there.
+    const started = await startStowage({
+      args: ['serve', '--roles', 'worker'],
+      env,
+      waitFor: 'live',
+    });
     processes.push(started);
     return started;
   };
@@ -318,16 +324,14 @@ describe('the media-upload worker, end to end', () => {
         );
       }
       await crashOutcomes.waitFor(() => crashOutcomes.completed.size >= 100, 60_000, '100 uploads');
-      first.child.kill('SIGKILL');
-      await first.exited;
+      await first.stop('SIGKILL');
       const before = crashOutcomes.completed.size;
       assert.ok(before < ids.length, `killed with ${ids.length - before} messages in flight`);
 
       const second = await spawnWorker(env);
       const ended = (id: string) => crashOutcomes.completed.has(id) || crashOutcomes.failed.has(id);
       await crashOutcomes.waitFor(() => ids.every(ended), 90_000, 'an outcome for every message');
-      second.child.kill('SIGTERM');
-      assert.equal(await second.exited, 0, 'a graceful stop exits 0');
+      assert.equal(await second.stop(), 0, 'a graceful stop exits 0');
 
       const keys = new Set(await objectKeys(s3, bucket));
       for (const id of ids) {
@@ -382,8 +386,7 @@ describe('the media-upload worker, end to end', () => {
         assert.equal(head.ContentLength, size);
         await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: completed.key }));
       } finally {
-        worker.child.kill('SIGTERM');
-        await worker.exited;
+        await worker.stop();
         await bigOutcomes.stop();
       }
     },
