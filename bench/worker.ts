@@ -19,11 +19,7 @@ import { projectorOver, reached } from '../test/projections/support/projection-h
 import { commandSide, enable } from '../test/support/command-side.ts';
 import { createTestDatabase } from '../test/support/database.ts';
 import { s3TestServer } from '../test/support/services.ts';
-import {
-  createTestBucket,
-  removeTestBucket,
-  testS3Client,
-} from '../test/workers/support/buckets.ts';
+import { createTestBucket, removeTestBucket, testS3Client } from '../test/support/buckets.ts';
 import {
   deleteTopics,
   OutcomeCollector,
@@ -31,8 +27,8 @@ import {
   uniqueWorkerNames,
   workerEnv,
   type UploadRequestMessage,
-} from '../test/workers/support/kafka.ts';
-import { startMediaServer, type MediaServer } from '../test/workers/support/media-server.ts';
+} from '../test/support/kafka.ts';
+import { startMediaServer, type MediaServer } from '../test/support/media-server.ts';
 import { startStowage } from '../test/support/stowage-process.ts';
 
 const { values } = parseArgs({

@@ -16,13 +16,8 @@ import { PostgresAccessStore } from '../../src/infra/postgres/access-store.ts';
 import { generateKeypair } from '../../src/infra/sealing.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { kafkaBrokers, s3TestServer } from '../support/services.ts';
-import { createTestBucket, removeTestBucket, testS3Client } from '../workers/support/buckets.ts';
-import {
-  deleteTopics,
-  sendRequests,
-  uniqueWorkerNames,
-  workerEnv,
-} from '../workers/support/kafka.ts';
+import { createTestBucket, removeTestBucket, testS3Client } from '../support/buckets.ts';
+import { deleteTopics, sendRequests, uniqueWorkerNames, workerEnv } from '../support/kafka.ts';
 import { startStowage, type StowageProcess } from '../support/stowage-process.ts';
 
 const chromiumPath = '/usr/bin/chromium';

@@ -9,17 +9,17 @@ import { createLogger } from '../../src/infra/logger.ts';
 import { PostgresAccessStore } from '../../src/infra/postgres/access-store.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { kafkaBrokers } from '../support/services.ts';
-import { createTestBucket, removeTestBucket, testS3Client } from '../workers/support/buckets.ts';
+import { createTestBucket, removeTestBucket, testS3Client } from '../support/buckets.ts';
 import {
   deleteTopics,
   OutcomeCollector,
   sendRequests,
   uniqueWorkerNames,
   workerEnv,
-} from '../workers/support/kafka.ts';
+} from '../support/kafka.ts';
 import { bucketConfig, postConfig, untilProjected } from './support/drill-traffic.ts';
 import { startStowage, type StowageProcess } from '../support/stowage-process.ts';
-import { newMasterKey } from './support/stowage-cli.ts';
+import { newMasterKey } from '../support/stowage-cli.ts';
 
 let database: TestDatabase;
 let kafka: Kafka;

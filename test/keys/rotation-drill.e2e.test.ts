@@ -9,7 +9,7 @@ import { createLogger } from '../../src/infra/logger.ts';
 import { PostgresAccessStore } from '../../src/infra/postgres/access-store.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { kafkaBrokers } from '../support/services.ts';
-import { createTestBucket, removeTestBucket, testS3Client } from '../workers/support/buckets.ts';
+import { createTestBucket, removeTestBucket, testS3Client } from '../support/buckets.ts';
 import {
   deleteTopics,
   OutcomeCollector,
@@ -17,7 +17,7 @@ import {
   uniqueWorkerNames,
   workerEnv,
   type WorkerNames,
-} from '../workers/support/kafka.ts';
+} from '../support/kafka.ts';
 import { bucketConfig, DrillTraffic, postConfig, untilProjected } from './support/drill-traffic.ts';
 import { startStowage, type StowageProcess } from '../support/stowage-process.ts';
 import {
@@ -26,7 +26,7 @@ import {
   runStowage,
   type KeysStatus,
   type TestMasterKey,
-} from './support/stowage-cli.ts';
+} from '../support/stowage-cli.ts';
 
 // The whole rotation drill of the README, under live traffic, with every role in a process of
 // its own: API processes get the public key only, workers the secrets.

@@ -15,10 +15,10 @@ import { loadSettings, SettingsError } from '../../src/settings.ts';
 import { waitUntil } from '../projections/support/read-model.ts';
 import { startTestApi } from '../support/api.ts';
 import { kafkaBrokers, s3TestServer } from '../support/services.ts';
-import { createTestBucket, removeTestBucket, testS3Client } from '../workers/support/buckets.ts';
-import { ConfiguredService } from '../workers/support/configured-service.ts';
-import { deleteTopics, uniqueWorkerNames, type WorkerNames } from '../workers/support/kafka.ts';
-import { workerEnvFor } from '../workers/support/worker.ts';
+import { createTestBucket, removeTestBucket, testS3Client } from '../support/buckets.ts';
+import { ConfiguredService } from '../support/configured-service.ts';
+import { deleteTopics, uniqueWorkerNames, type WorkerNames } from '../support/kafka.ts';
+import { workerEnvFor } from '../support/in-process-worker.ts';
 
 const readiness = async (service: RunningService) => {
   const response = await service.app.inject({ method: 'GET', url: '/health/ready' });

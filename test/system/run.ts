@@ -12,7 +12,7 @@ import { createPool } from '../../src/infra/postgres/pool.ts';
 import { createS3Client } from '../../src/infra/s3/s3-client.ts';
 import { generateKeypair } from '../../src/infra/sealing.ts';
 import { requiredEnv } from '../support/services.ts';
-import { startMediaServer } from '../workers/support/media-server.ts';
+import { startMediaServer } from '../support/media-server.ts';
 import { loadCompose } from './compose.ts';
 import { canaryPlaces, objectsAfterDisable, TopicReader, wrongObjects } from './invariants.ts';
 import { RoleProcess } from './processes.ts';

@@ -9,16 +9,21 @@ import { createKafka } from '../../src/infra/kafka.ts';
 import { createLogger } from '../../src/infra/logger.ts';
 import { hostileHosts, withPort } from '../infra/network/hostile-hosts.ts';
 import { kafkaBrokers, s3TestServer } from '../support/services.ts';
-import { createTestBucket, objectKeys, removeTestBucket, testS3Client } from './support/buckets.ts';
-import { ConfiguredService } from './support/configured-service.ts';
+import {
+  createTestBucket,
+  objectKeys,
+  removeTestBucket,
+  testS3Client,
+} from '../support/buckets.ts';
+import { ConfiguredService } from '../support/configured-service.ts';
 import {
   deleteTopics,
   OutcomeCollector,
   sendRequests,
   uniqueWorkerNames,
   type WorkerNames,
-} from './support/kafka.ts';
-import { startTestWorker, type TestWorker } from './support/worker.ts';
+} from '../support/kafka.ts';
+import { startTestWorker, type TestWorker } from '../support/in-process-worker.ts';
 
 /**
  * Through the real worker and broker: media URLs that redirect to addresses refused even where

@@ -14,8 +14,8 @@ import {
   objectText,
   removeTestBucket,
   testS3Client,
-} from './support/buckets.ts';
-import { ConfiguredService } from './support/configured-service.ts';
+} from '../support/buckets.ts';
+import { ConfiguredService } from '../support/configured-service.ts';
 import {
   deleteTopics,
   OutcomeCollector,
@@ -23,9 +23,9 @@ import {
   uniqueWorkerNames,
   type UploadRequestMessage,
   type WorkerNames,
-} from './support/kafka.ts';
-import { patternBytes, startMediaServer, type MediaServer } from './support/media-server.ts';
-import { startTestWorker, type TestWorker } from './support/worker.ts';
+} from '../support/kafka.ts';
+import { patternBytes, startMediaServer, type MediaServer } from '../support/media-server.ts';
+import { startTestWorker, type TestWorker } from '../support/in-process-worker.ts';
 
 /**
  * One bad message never stops its partition: each poison message below is followed by valid ones

@@ -6,17 +6,17 @@ import type { Kafka, Producer } from 'kafkajs';
 import { createKafka } from '../../src/infra/kafka.ts';
 import { createLogger } from '../../src/infra/logger.ts';
 import { kafkaBrokers, s3TestServer } from '../support/services.ts';
-import { createTestBucket, removeTestBucket, testS3Client } from './support/buckets.ts';
-import { ConfiguredService } from './support/configured-service.ts';
+import { createTestBucket, removeTestBucket, testS3Client } from '../support/buckets.ts';
+import { ConfiguredService } from '../support/configured-service.ts';
 import {
   deleteTopics,
   OutcomeCollector,
   sendRequests,
   uniqueWorkerNames,
   type WorkerNames,
-} from './support/kafka.ts';
-import { patternBytes } from './support/media-server.ts';
-import { startTestWorker, type TestWorker } from './support/worker.ts';
+} from '../support/kafka.ts';
+import { patternBytes } from '../support/media-server.ts';
+import { startTestWorker, type TestWorker } from '../support/in-process-worker.ts';
 
 /**
  * Permanent links against the real broker and S3 server. S3Proxy speaks plain http, and a

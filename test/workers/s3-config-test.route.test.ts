@@ -21,7 +21,12 @@ import { commandSide, enable, testMasterKey } from '../support/command-side.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { s3TestServer } from '../support/services.ts';
 import { projectorOver, reached } from '../projections/support/projection-harness.ts';
-import { createTestBucket, objectKeys, removeTestBucket, testS3Client } from './support/buckets.ts';
+import {
+  createTestBucket,
+  objectKeys,
+  removeTestBucket,
+  testS3Client,
+} from '../support/buckets.ts';
 
 describe('POST /api/instance/s3/:instance/test', () => {
   let database: TestDatabase;

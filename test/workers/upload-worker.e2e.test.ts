@@ -16,23 +16,23 @@ import {
   objectText,
   removeTestBucket,
   testS3Client,
-} from './support/buckets.ts';
-import { ConfiguredService } from './support/configured-service.ts';
+} from '../support/buckets.ts';
+import { ConfiguredService } from '../support/configured-service.ts';
 import {
   deleteTopics,
   OutcomeCollector,
   sendRequests,
   uniqueWorkerNames,
   type WorkerNames,
-} from './support/kafka.ts';
+} from '../support/kafka.ts';
 import {
   patternBytes,
   patternSha256,
   startMediaServer,
   type MediaServer,
-} from './support/media-server.ts';
+} from '../support/media-server.ts';
 import { startStowage, type StowageProcess } from '../support/stowage-process.ts';
-import { startTestWorker, workerEnvFor, type TestWorker } from './support/worker.ts';
+import { startTestWorker, workerEnvFor, type TestWorker } from '../support/in-process-worker.ts';
 
 const testServicesScript = fileURLToPath(
   new URL('../../scripts/test-services.sh', import.meta.url),

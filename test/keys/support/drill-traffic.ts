@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Producer } from 'kafkajs';
 import { s3TestServer } from '../../support/services.ts';
-import { sendRequests } from '../../workers/support/kafka.ts';
+import { sendRequests } from '../../support/kafka.ts';
 
 /** The configuration a customer POSTs: the test S3 server's bucket, under a prefix of its own. */
 export function bucketConfig(bucket: string, pathPrefix: string) {

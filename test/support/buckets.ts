@@ -9,8 +9,8 @@ import {
   ListObjectsV2Command,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { createS3Client } from '../../../src/infra/s3/s3-client.ts';
-import { s3TestServer } from '../../support/services.ts';
+import { createS3Client } from '../../src/infra/s3/s3-client.ts';
+import { s3TestServer } from './services.ts';
 
 export function testS3Client(): S3Client {
   return createS3Client(s3TestServer());
