@@ -9,7 +9,12 @@ import { createLogger } from '../../src/infra/logger.ts';
 import { PostgresAccessStore } from '../../src/infra/postgres/access-store.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { kafkaBrokers } from '../support/services.ts';
-import { createTestBucket, removeTestBucket, testS3Client } from '../support/buckets.ts';
+import {
+  bucketConfig,
+  createTestBucket,
+  removeTestBucket,
+  testS3Client,
+} from '../support/buckets.ts';
 import {
   deleteTopics,
   OutcomeCollector,
@@ -17,7 +22,7 @@ import {
   uniqueWorkerNames,
   workerEnv,
 } from '../support/kafka.ts';
-import { bucketConfig, postConfig, untilProjected } from './support/drill-traffic.ts';
+import { postConfig, untilProjected } from './support/drill-traffic.ts';
 import { startStowage, type StowageProcess } from '../support/stowage-process.ts';
 import { newMasterKey } from '../support/stowage-cli.ts';
 

@@ -8,8 +8,9 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { createKafka } from '../../src/infra/kafka.ts';
 import { createLogger } from '../../src/infra/logger.ts';
 import { hostileHosts, withPort } from '../infra/network/hostile-hosts.ts';
-import { kafkaBrokers, s3TestServer } from '../support/services.ts';
+import { kafkaBrokers } from '../support/services.ts';
 import {
+  bucketConfig,
   createTestBucket,
   objectKeys,
   removeTestBucket,
@@ -75,16 +76,7 @@ before(async () => {
   bucket = await createTestBucket(s3);
   service = await ConfiguredService.start();
   instance = await service.createInstance();
-  const server = s3TestServer();
-  await service.configure(instance, {
-    enabled: true,
-    region: server.region,
-    bucket,
-    accessKey: server.accessKeyId,
-    secretKey: server.secretAccessKey,
-    endpoint: server.endpoint,
-    pathPrefix: 'hostile/',
-  });
+  await service.configure(instance, bucketConfig(bucket, 'hostile/'));
   names = uniqueWorkerNames();
   producer = kafka.producer();
   await producer.connect();

@@ -10,6 +10,7 @@ import { createKafka } from '../../src/infra/kafka.ts';
 import { createLogger } from '../../src/infra/logger.ts';
 import { kafkaBrokers, s3TestServer } from '../support/services.ts';
 import {
+  bucketConfig,
   createTestBucket,
   multipartUploadsIn,
   objectKeys,
@@ -74,15 +75,7 @@ describe('the media-upload worker, end to end', () => {
     return more;
   };
   const server = () => s3TestServer();
-  const goodConfig = () => ({
-    enabled: true,
-    region: server().region,
-    bucket,
-    accessKey: server().accessKeyId,
-    secretKey: server().secretAccessKey,
-    endpoint: server().endpoint,
-    pathPrefix: 'media/e2e/',
-  });
+  const goodConfig = () => bucketConfig(bucket, 'media/e2e/');
 
   before(async () => {
     kafka = createKafka(kafkaBrokers(), 'stowage-test', createLogger('error'));
