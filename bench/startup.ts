@@ -13,7 +13,7 @@ import { keypairToJson } from '../src/infra/master-keys.ts';
 import { generateKeypair } from '../src/infra/sealing.ts';
 import { createTestDatabase } from '../test/support/database.ts';
 import { kafkaBrokers } from '../test/support/services.ts';
-import { startRole } from '../test/support/stowage-process.ts';
+import { startStowage } from '../test/support/stowage-process.ts';
 import { printYardstick } from './support/yardstick.ts';
 
 const { values } = parseArgs({
@@ -54,14 +54,15 @@ try {
     const rss = bins.map((): number[] => []);
     for (let run = 0; run < runs; run++) {
       for (const [index, bin] of bins.entries()) {
-        const started = await startRole({
+        const started = await startStowage({
           bin,
-          role,
+          args: ['serve', '--roles', role],
           env,
+          waitFor: 'ready',
           node: values.node,
           nodeFlags: ['--trace-deprecation'],
           // A loaded machine is measured too, not given up on: the yardstick tells the load.
-          readyWithinMs: 180_000,
+          withinMs: 180_000,
         });
         ready[index]!.push(started.readyAfterMs);
         await new Promise((done) => setTimeout(done, idleMs));

@@ -19,11 +19,7 @@ import { projectorOver, reached } from '../test/projections/support/projection-h
 import { commandSide, enabling } from '../test/support/command-side.ts';
 import { createTestDatabase } from '../test/support/database.ts';
 import { s3TestServer } from '../test/support/services.ts';
-import {
-  createTestBucket,
-  removeTestBucket,
-  testS3Client,
-} from '../test/workers/support/buckets.ts';
+import { createTestBucket, removeTestBucket, testS3Client } from '../test/support/buckets.ts';
 import {
   deleteTopics,
   OutcomeCollector,
@@ -31,9 +27,9 @@ import {
   uniqueWorkerNames,
   workerEnv,
   type UploadRequestMessage,
-} from '../test/workers/support/kafka.ts';
-import { startMediaServer, type MediaServer } from '../test/workers/support/media-server.ts';
-import { spawnWorkerProcess } from '../test/workers/support/worker-process.ts';
+} from '../test/support/kafka.ts';
+import { startMediaServer, type MediaServer } from '../test/support/media-server.ts';
+import { startStowage } from '../test/support/stowage-process.ts';
 
 const { values } = parseArgs({
   options: {
@@ -85,16 +81,18 @@ try {
   );
 
   // The worker as deployed: a process of its own, the platform's producer and consumer here.
-  const worker = await spawnWorkerProcess(
-    {
+  const worker = await startStowage({
+    args: ['serve', '--roles', 'worker'],
+    env: {
       ...workerEnv(names),
       DATABASE_URL: database.url,
       STOWAGE_SEAL_SECRET_KEY: keypairToJson(side.masterKey.keypair!).secretKey,
       STOWAGE_UPLOAD_CONCURRENCY: String(concurrency),
       LOG_LEVEL: 'warn',
     },
-    workerNodeFlags,
-  );
+    waitFor: 'live',
+    nodeFlags: workerNodeFlags,
+  });
   const outcomes = await OutcomeCollector.start(kafka, names);
   const producer = kafka.producer();
   await producer.connect();
@@ -134,8 +132,7 @@ try {
   } finally {
     await producer.disconnect();
     await outcomes.stop();
-    worker.child.kill('SIGTERM');
-    await worker.exited;
+    await worker.stop();
   }
 
   const lookup = await warmLookupCost(side, instances[0]!);

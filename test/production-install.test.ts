@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { kafkaBrokers, s3TestServer } from './support/services.ts';
-import { startRole, type RoleProcess } from './support/stowage-process.ts';
+import { startStowage, type StowageProcess } from './support/stowage-process.ts';
 
 const run = promisify(execFile);
 const repository = fileURLToPath(new URL('../', import.meta.url));
@@ -18,7 +18,7 @@ const repository = fileURLToPath(new URL('../', import.meta.url));
 // production dependencies, installed the way the Dockerfile installs them.
 let install: string;
 let database: TestDatabase;
-const roles: RoleProcess[] = [];
+const roles: StowageProcess[] = [];
 
 before(async () => {
   assert.ok(
@@ -90,15 +90,22 @@ test('the production install starts api, projector and worker, and serves a POST
   // As deployed: only the worker holds the master secret key.
   const publicOnly = { ...common, STOWAGE_SEAL_PUBLIC_KEY: keys.STOWAGE_SEAL_PUBLIC_KEY };
   const [api, projector, worker] = await Promise.all([
-    startRole({
+    startStowage({
       bin,
-      role: 'api',
+      args: ['serve', '--roles', 'api'],
       env: { ...publicOnly, STOWAGE_ALLOW_PRIVATE_ENDPOINTS: 'true' },
+      waitFor: 'ready',
     }),
-    startRole({ bin, role: 'projector', env: publicOnly }),
-    startRole({
+    startStowage({
       bin,
-      role: 'worker',
+      args: ['serve', '--roles', 'projector'],
+      env: publicOnly,
+      waitFor: 'ready',
+    }),
+    startStowage({
+      bin,
+      args: ['serve', '--roles', 'worker'],
+      waitFor: 'ready',
       env: {
         ...common,
         STOWAGE_SEAL_SECRET_KEY: keys.STOWAGE_SEAL_SECRET_KEY,

@@ -16,14 +16,9 @@ import { PostgresAccessStore } from '../../src/infra/postgres/access-store.ts';
 import { generateKeypair } from '../../src/infra/sealing.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { kafkaBrokers, s3TestServer } from '../support/services.ts';
-import { createTestBucket, removeTestBucket, testS3Client } from '../workers/support/buckets.ts';
-import {
-  deleteTopics,
-  sendRequests,
-  uniqueWorkerNames,
-  workerEnv,
-} from '../workers/support/kafka.ts';
-import { startStowage, type StowageProcess } from './stowage-processes.ts';
+import { createTestBucket, removeTestBucket, testS3Client } from '../support/buckets.ts';
+import { deleteTopics, sendRequests, uniqueWorkerNames, workerEnv } from '../support/kafka.ts';
+import { startStowage, type StowageProcess } from '../support/stowage-process.ts';
 
 const chromiumPath = '/usr/bin/chromium';
 const screenshots = fileURLToPath(new URL('../../.test-output/console/', import.meta.url));
@@ -75,12 +70,16 @@ describe('the console in a real browser, against stowage processes, Kafka and S3
       LOG_LEVEL: 'info',
     };
     // As deployed: the API never holds the secret key; only the worker opens secrets.
-    api = await startStowage('api,projector', common, (log) => log.includes('stowage started'));
-    worker = await startStowage(
-      'worker',
-      { ...common, ...workerEnv(names), STOWAGE_SEAL_SECRET_KEY: keys.secretKey },
-      (log) => log.includes('media-upload worker started'),
-    );
+    api = await startStowage({
+      args: ['serve', '--roles', 'api,projector'],
+      env: common,
+      waitFor: 'live',
+    });
+    worker = await startStowage({
+      args: ['serve', '--roles', 'worker'],
+      env: { ...common, ...workerEnv(names), STOWAGE_SEAL_SECRET_KEY: keys.secretKey },
+      waitFor: 'live',
+    });
     kafka = createKafka(kafkaBrokers(), 'stowage-console-test', logger);
     producer = kafka.producer();
     await producer.connect();

@@ -26,7 +26,7 @@ import {
   objectKeys,
   removeTestBucket,
   testS3Client,
-} from '../workers/support/buckets.ts';
+} from '../support/buckets.ts';
 
 describe('POST /api/instance/s3/:instance/test', () => {
   let database: TestDatabase;

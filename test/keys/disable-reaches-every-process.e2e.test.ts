@@ -9,17 +9,22 @@ import { createLogger } from '../../src/infra/logger.ts';
 import { PostgresAccessStore } from '../../src/infra/postgres/access-store.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { kafkaBrokers } from '../support/services.ts';
-import { createTestBucket, removeTestBucket, testS3Client } from '../workers/support/buckets.ts';
+import {
+  bucketConfig,
+  createTestBucket,
+  removeTestBucket,
+  testS3Client,
+} from '../support/buckets.ts';
 import {
   deleteTopics,
   OutcomeCollector,
   sendRequests,
   uniqueWorkerNames,
   workerEnv,
-} from '../workers/support/kafka.ts';
-import { bucketConfig, postConfig, untilProjected } from './support/drill-traffic.ts';
-import { spawnService, type ServiceProcess } from './support/service-process.ts';
-import { newMasterKey } from './support/stowage-cli.ts';
+} from '../support/kafka.ts';
+import { postConfig, untilProjected } from './support/drill-traffic.ts';
+import { startStowage, type StowageProcess } from '../support/stowage-process.ts';
+import { newMasterKey } from '../support/stowage-cli.ts';
 
 let database: TestDatabase;
 let kafka: Kafka;
@@ -28,7 +33,7 @@ let s3: S3Client;
 let bucket: string;
 let outcomes: OutcomeCollector;
 const names = uniqueWorkerNames();
-const processes: ServiceProcess[] = [];
+const processes: StowageProcess[] = [];
 
 before(async () => {
   database = await createTestDatabase();
@@ -51,7 +56,12 @@ after(async () => {
 test('a disable reaches a worker whose change listener was cut: the next message ends storage-disabled', async () => {
   const masterKey = newMasterKey();
   const service = async (roles: string, env: Record<string, string>) => {
-    const started = await spawnService(roles, { DATABASE_URL: database.url, ...env });
+    const started = await startStowage({
+      args: ['serve', '--roles', roles],
+      env: { DATABASE_URL: database.url, ...env },
+      // Live, not ready: a worker missing a master key is started on purpose and never ready.
+      waitFor: 'live',
+    });
     processes.push(started);
     return started;
   };

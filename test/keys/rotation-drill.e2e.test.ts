@@ -9,7 +9,12 @@ import { createLogger } from '../../src/infra/logger.ts';
 import { PostgresAccessStore } from '../../src/infra/postgres/access-store.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { kafkaBrokers } from '../support/services.ts';
-import { createTestBucket, removeTestBucket, testS3Client } from '../workers/support/buckets.ts';
+import {
+  bucketConfig,
+  createTestBucket,
+  removeTestBucket,
+  testS3Client,
+} from '../support/buckets.ts';
 import {
   deleteTopics,
   OutcomeCollector,
@@ -17,16 +22,16 @@ import {
   uniqueWorkerNames,
   workerEnv,
   type WorkerNames,
-} from '../workers/support/kafka.ts';
-import { bucketConfig, DrillTraffic, postConfig, untilProjected } from './support/drill-traffic.ts';
-import { spawnService, type ServiceProcess } from './support/service-process.ts';
+} from '../support/kafka.ts';
+import { DrillTraffic, postConfig, untilProjected } from './support/drill-traffic.ts';
+import { startStowage, type StowageProcess } from '../support/stowage-process.ts';
 import {
   keysOn,
   newMasterKey,
   runStowage,
   type KeysStatus,
   type TestMasterKey,
-} from './support/stowage-cli.ts';
+} from '../support/stowage-cli.ts';
 
 // The whole rotation drill of the README, under live traffic, with every role in a process of
 // its own: API processes get the public key only, workers the secrets.
@@ -42,11 +47,16 @@ describe('master key rotation drill', () => {
   let account: string;
   const instances: string[] = [];
   const topicSets: WorkerNames[] = [];
-  const processes: ServiceProcess[] = [];
+  const processes: StowageProcess[] = [];
   const collectors: OutcomeCollector[] = [];
 
   const service = async (roles: string, env: Record<string, string>) => {
-    const started = await spawnService(roles, { DATABASE_URL: database.url, ...env });
+    const started = await startStowage({
+      args: ['serve', '--roles', roles],
+      env: { DATABASE_URL: database.url, ...env },
+      // Live, not ready: a worker missing a master key is started on purpose and never ready.
+      waitFor: 'live',
+    });
     processes.push(started);
     return started;
   };

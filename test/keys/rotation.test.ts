@@ -24,7 +24,7 @@ import {
   spawnStowage,
   type KeysStatus,
   type TestMasterKey,
-} from './support/stowage-cli.ts';
+} from '../support/stowage-cli.ts';
 
 const exec = promisify(execFile);
 

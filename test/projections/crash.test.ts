@@ -13,7 +13,7 @@ import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { assertReadModelMatchesLog, livePosition, waitUntil } from './support/read-model.ts';
 import { appendHistories, randomHistory, seededRandom } from './support/s3-config-workload.ts';
 
-const script = fileURLToPath(new URL('./fixtures/crash-projector.ts', import.meta.url));
+const script = fileURLToPath(new URL('../support/projector-process.ts', import.meta.url));
 const instances = 1000;
 const eventsPerInstance = 20;
 

@@ -14,11 +14,16 @@ import { startService, type RunningService } from '../../src/serve.ts';
 import { loadSettings, SettingsError } from '../../src/settings.ts';
 import { waitUntil } from '../projections/support/read-model.ts';
 import { startTestApi } from '../support/api.ts';
-import { kafkaBrokers, s3TestServer } from '../support/services.ts';
-import { createTestBucket, removeTestBucket, testS3Client } from '../workers/support/buckets.ts';
-import { ConfiguredService } from '../workers/support/configured-service.ts';
-import { deleteTopics, uniqueWorkerNames, type WorkerNames } from '../workers/support/kafka.ts';
-import { workerEnvFor } from '../workers/support/worker.ts';
+import { kafkaBrokers } from '../support/services.ts';
+import {
+  bucketConfig,
+  createTestBucket,
+  removeTestBucket,
+  testS3Client,
+} from '../support/buckets.ts';
+import { ConfiguredService } from '../support/configured-service.ts';
+import { deleteTopics, uniqueWorkerNames, type WorkerNames } from '../support/kafka.ts';
+import { workerEnvFor } from '../support/in-process-worker.ts';
 
 const readiness = async (service: RunningService) => {
   const response = await service.app.inject({ method: 'GET', url: '/health/ready' });
@@ -57,21 +62,14 @@ describe('roles as deployed: the API holds the public key only, the worker opens
 
   test('the API answers a test of stored credentials that only the worker could open', async () => {
     const instance = await api.createInstance();
-    const server = s3TestServer();
-    await api.configure(instance, {
-      enabled: true,
-      region: server.region,
-      bucket,
-      accessKey: server.accessKeyId,
-      secretKey: server.secretAccessKey,
-      endpoint: server.endpoint,
-    });
+    const config = bucketConfig(bucket);
+    await api.configure(instance, config);
     for (const body of [undefined, {}]) {
       const response = await api.testCredentials(instance, body);
       assert.equal(response.statusCode, 200, response.body);
       assert.equal(response.json().tested, 'stored');
       assert.equal(response.json().ok, true);
-      assert.ok(!response.body.includes(server.secretAccessKey));
+      assert.ok(!response.body.includes(config.secretKey));
     }
   });
 

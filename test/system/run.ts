@@ -12,7 +12,7 @@ import { createPool } from '../../src/infra/postgres/pool.ts';
 import { createS3Client } from '../../src/infra/s3/s3-client.ts';
 import { generateKeypair } from '../../src/infra/sealing.ts';
 import { requiredEnv } from '../support/services.ts';
-import { startMediaServer } from '../workers/support/media-server.ts';
+import { startMediaServer } from '../support/media-server.ts';
 import { loadCompose } from './compose.ts';
 import { canaryPlaces, objectsAfterDisable, TopicReader, wrongObjects } from './invariants.ts';
 import { RoleProcess } from './processes.ts';
@@ -78,20 +78,20 @@ const processes: RoleProcess[] = [];
 for (const name of ['projector', 'api', 'worker']) {
   for (const replica of [1, 2]) {
     const definition = service(name);
-    const role = await RoleProcess.create(
-      `${name}-${replica}`,
-      name,
-      definition.command,
-      nativeEnvironment(definition, hosts),
-      workDir,
+    processes.push(
+      new RoleProcess(
+        `${name}-${replica}`,
+        name,
+        definition.command,
+        nativeEnvironment(definition, hosts),
+        workDir,
+      ),
     );
-    role.start();
-    // The first projector takes the lock before its standby starts.
-    if (name === 'projector' && replica === 1) await role.waitReady();
-    processes.push(role);
   }
 }
-await Promise.all(processes.map((role) => role.waitReady()));
+// The first projector takes the lock before its standby starts.
+await processes[0]!.start();
+await Promise.all(processes.slice(1).map((role) => role.start()));
 notes.push(`six role processes ready ${((Date.now() - started) / 1000).toFixed(0)} s after start`);
 const sampler = setInterval(() => processes.forEach((role) => role.sampleRss()), 500);
 

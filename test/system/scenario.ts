@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Kafka, Producer } from 'kafkajs';
 import type { PostgresAccessStore } from '../../src/infra/postgres/access-store.ts';
-import type { MediaServer } from '../workers/support/media-server.ts';
+import type { MediaServer } from '../support/media-server.ts';
 import type { RoleProcess } from './processes.ts';
 import {
   instanceKind,

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Producer } from 'kafkajs';
-import { patternSha256 } from '../workers/support/media-server.ts';
+import { patternSha256 } from '../support/media-server.ts';
 
 export type InstanceKind = 'good' | 'wrongCredentials' | 'reconfigured' | 'disabled';
 

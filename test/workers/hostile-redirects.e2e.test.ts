@@ -8,17 +8,23 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { createKafka } from '../../src/infra/kafka.ts';
 import { createLogger } from '../../src/infra/logger.ts';
 import { hostileHosts, withPort } from '../infra/network/hostile-hosts.ts';
-import { kafkaBrokers, s3TestServer } from '../support/services.ts';
-import { createTestBucket, objectKeys, removeTestBucket, testS3Client } from './support/buckets.ts';
-import { ConfiguredService } from './support/configured-service.ts';
+import { kafkaBrokers } from '../support/services.ts';
+import {
+  bucketConfig,
+  createTestBucket,
+  objectKeys,
+  removeTestBucket,
+  testS3Client,
+} from '../support/buckets.ts';
+import { ConfiguredService } from '../support/configured-service.ts';
 import {
   deleteTopics,
   OutcomeCollector,
   sendRequests,
   uniqueWorkerNames,
   type WorkerNames,
-} from './support/kafka.ts';
-import { startTestWorker, type TestWorker } from './support/worker.ts';
+} from '../support/kafka.ts';
+import { startTestWorker, type TestWorker } from '../support/in-process-worker.ts';
 
 /**
  * Through the real worker and broker: media URLs that redirect to addresses refused even where
@@ -70,16 +76,7 @@ before(async () => {
   bucket = await createTestBucket(s3);
   service = await ConfiguredService.start();
   instance = await service.createInstance();
-  const server = s3TestServer();
-  await service.configure(instance, {
-    enabled: true,
-    region: server.region,
-    bucket,
-    accessKey: server.accessKeyId,
-    secretKey: server.secretAccessKey,
-    endpoint: server.endpoint,
-    pathPrefix: 'hostile/',
-  });
+  await service.configure(instance, bucketConfig(bucket, 'hostile/'));
   names = uniqueWorkerNames();
   producer = kafka.producer();
   await producer.connect();

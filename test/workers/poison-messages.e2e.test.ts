@@ -7,15 +7,16 @@ import type { Admin, Kafka, Producer } from 'kafkajs';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createKafka } from '../../src/infra/kafka.ts';
 import { createLogger } from '../../src/infra/logger.ts';
-import { kafkaBrokers, s3TestServer } from '../support/services.ts';
+import { kafkaBrokers } from '../support/services.ts';
 import {
+  bucketConfig,
   createTestBucket,
   multipartUploadsIn,
   objectText,
   removeTestBucket,
   testS3Client,
-} from './support/buckets.ts';
-import { ConfiguredService } from './support/configured-service.ts';
+} from '../support/buckets.ts';
+import { ConfiguredService } from '../support/configured-service.ts';
 import {
   deleteTopics,
   OutcomeCollector,
@@ -23,9 +24,9 @@ import {
   uniqueWorkerNames,
   type UploadRequestMessage,
   type WorkerNames,
-} from './support/kafka.ts';
-import { patternBytes, startMediaServer, type MediaServer } from './support/media-server.ts';
-import { startTestWorker, type TestWorker } from './support/worker.ts';
+} from '../support/kafka.ts';
+import { patternBytes, startMediaServer, type MediaServer } from '../support/media-server.ts';
+import { startTestWorker, type TestWorker } from '../support/in-process-worker.ts';
 
 /**
  * One bad message never stops its partition: each poison message below is followed by valid ones
@@ -90,16 +91,7 @@ describe('poison messages, end to end', () => {
     bucket = await createTestBucket(s3);
     service = await ConfiguredService.start();
     instance = await service.createInstance();
-    const server = s3TestServer();
-    await service.configure(instance, {
-      enabled: true,
-      region: server.region,
-      bucket,
-      accessKey: server.accessKeyId,
-      secretKey: server.secretAccessKey,
-      endpoint: server.endpoint,
-      pathPrefix: 'poison/',
-    });
+    await service.configure(instance, bucketConfig(bucket, 'poison/'));
     producer = kafka.producer();
     await producer.connect();
     media = await startMediaServer();

@@ -6,17 +6,22 @@ import type { Kafka, Producer } from 'kafkajs';
 import { createKafka } from '../../src/infra/kafka.ts';
 import { createLogger } from '../../src/infra/logger.ts';
 import { kafkaBrokers, s3TestServer } from '../support/services.ts';
-import { createTestBucket, removeTestBucket, testS3Client } from './support/buckets.ts';
-import { ConfiguredService } from './support/configured-service.ts';
+import {
+  bucketConfig,
+  createTestBucket,
+  removeTestBucket,
+  testS3Client,
+} from '../support/buckets.ts';
+import { ConfiguredService } from '../support/configured-service.ts';
 import {
   deleteTopics,
   OutcomeCollector,
   sendRequests,
   uniqueWorkerNames,
   type WorkerNames,
-} from './support/kafka.ts';
-import { patternBytes } from './support/media-server.ts';
-import { startTestWorker, type TestWorker } from './support/worker.ts';
+} from '../support/kafka.ts';
+import { patternBytes } from '../support/media-server.ts';
+import { startTestWorker, type TestWorker } from '../support/in-process-worker.ts';
 
 /**
  * Permanent links against the real broker and S3 server. S3Proxy speaks plain http, and a
@@ -37,13 +42,7 @@ describe('permanent media links, end to end', () => {
   let running: TestWorker;
   const server = () => s3TestServer();
   const config = (extra: { publicBaseUrl?: string } = {}) => ({
-    enabled: true,
-    region: server().region,
-    bucket,
-    accessKey: server().accessKeyId,
-    secretKey: server().secretAccessKey,
-    endpoint: server().endpoint,
-    pathPrefix: 'mídia pública/2026+12/',
+    ...bucketConfig(bucket, 'mídia pública/2026+12/'),
     ...extra,
   });
   const base = () => `https://cdn.example.test/${bucket}/`;

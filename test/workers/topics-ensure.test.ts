@@ -6,7 +6,7 @@ import kafkajs, { type Admin, type Kafka } from 'kafkajs';
 import { createKafka } from '../../src/infra/kafka.ts';
 import { createLogger } from '../../src/infra/logger.ts';
 import { kafkaBrokers } from '../support/services.ts';
-import { deleteTopics, uniqueWorkerNames, workerEnv } from './support/kafka.ts';
+import { deleteTopics, uniqueWorkerNames, workerEnv } from '../support/kafka.ts';
 
 const run = promisify(execFile);
 const stowage = new URL('../../bin/stowage.js', import.meta.url).pathname;

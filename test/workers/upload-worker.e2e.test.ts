@@ -10,29 +10,30 @@ import { createKafka } from '../../src/infra/kafka.ts';
 import { createLogger } from '../../src/infra/logger.ts';
 import { kafkaBrokers, s3TestServer } from '../support/services.ts';
 import {
+  bucketConfig,
   createTestBucket,
   multipartUploadsIn,
   objectKeys,
   objectText,
   removeTestBucket,
   testS3Client,
-} from './support/buckets.ts';
-import { ConfiguredService } from './support/configured-service.ts';
+} from '../support/buckets.ts';
+import { ConfiguredService } from '../support/configured-service.ts';
 import {
   deleteTopics,
   OutcomeCollector,
   sendRequests,
   uniqueWorkerNames,
   type WorkerNames,
-} from './support/kafka.ts';
+} from '../support/kafka.ts';
 import {
   patternBytes,
   patternSha256,
   startMediaServer,
   type MediaServer,
-} from './support/media-server.ts';
-import { spawnWorkerProcess, type WorkerProcess } from './support/worker-process.ts';
-import { startTestWorker, workerEnvFor, type TestWorker } from './support/worker.ts';
+} from '../support/media-server.ts';
+import { startStowage, type StowageProcess } from '../support/stowage-process.ts';
+import { startTestWorker, workerEnvFor, type TestWorker } from '../support/in-process-worker.ts';
 
 const testServicesScript = fileURLToPath(
   new URL('../../scripts/test-services.sh', import.meta.url),
@@ -56,9 +57,15 @@ describe('the media-upload worker, end to end', () => {
   const metrics = createMetrics();
   // Deleted only at the end: the shared producer's metadata would trip over a topic gone missing.
   const topicSets: WorkerNames[] = [];
-  const processes: WorkerProcess[] = [];
+  const processes: StowageProcess[] = [];
   const spawnWorker = async (env: Record<string, string>) => {
-    const started = await spawnWorkerProcess(env);
+    // The compiled build with Node's default flags, as `npm start` and the image run the worker:
+    // its memory bound must hold there.
+    const started = await startStowage({
+      args: ['serve', '--roles', 'worker'],
+      env,
+      waitFor: 'live',
+    });
     processes.push(started);
     return started;
   };
@@ -68,15 +75,7 @@ describe('the media-upload worker, end to end', () => {
     return more;
   };
   const server = () => s3TestServer();
-  const goodConfig = () => ({
-    enabled: true,
-    region: server().region,
-    bucket,
-    accessKey: server().accessKeyId,
-    secretKey: server().secretAccessKey,
-    endpoint: server().endpoint,
-    pathPrefix: 'media/e2e/',
-  });
+  const goodConfig = () => bucketConfig(bucket, 'media/e2e/');
 
   before(async () => {
     kafka = createKafka(kafkaBrokers(), 'stowage-test', createLogger('error'));
@@ -318,16 +317,14 @@ describe('the media-upload worker, end to end', () => {
         );
       }
       await crashOutcomes.waitFor(() => crashOutcomes.completed.size >= 100, 60_000, '100 uploads');
-      first.child.kill('SIGKILL');
-      await first.exited;
+      await first.stop('SIGKILL');
       const before = crashOutcomes.completed.size;
       assert.ok(before < ids.length, `killed with ${ids.length - before} messages in flight`);
 
       const second = await spawnWorker(env);
       const ended = (id: string) => crashOutcomes.completed.has(id) || crashOutcomes.failed.has(id);
       await crashOutcomes.waitFor(() => ids.every(ended), 90_000, 'an outcome for every message');
-      second.child.kill('SIGTERM');
-      assert.equal(await second.exited, 0, 'a graceful stop exits 0');
+      assert.equal(await second.stop(), 0, 'a graceful stop exits 0');
 
       const keys = new Set(await objectKeys(s3, bucket));
       for (const id of ids) {
@@ -382,8 +379,7 @@ describe('the media-upload worker, end to end', () => {
         assert.equal(head.ContentLength, size);
         await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: completed.key }));
       } finally {
-        worker.child.kill('SIGTERM');
-        await worker.exited;
+        await worker.stop();
         await bigOutcomes.stop();
       }
     },

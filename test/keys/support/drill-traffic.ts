@@ -1,21 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Producer } from 'kafkajs';
-import { s3TestServer } from '../../support/services.ts';
-import { sendRequests } from '../../workers/support/kafka.ts';
-
-/** The configuration a customer POSTs: the test S3 server's bucket, under a prefix of its own. */
-export function bucketConfig(bucket: string, pathPrefix: string) {
-  const server = s3TestServer();
-  return {
-    enabled: true,
-    region: server.region,
-    bucket,
-    accessKey: server.accessKeyId,
-    secretKey: server.secretAccessKey,
-    endpoint: server.endpoint,
-    pathPrefix,
-  };
-}
+import { bucketConfig } from '../../support/buckets.ts';
+import { sendRequests } from '../../support/kafka.ts';
 
 /** POST /api/instance/s3/:instance as the platform calls it; resolves to the response. */
 export async function postConfig(apiUrl: string, token: string, instance: string, body: object) {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Consumer, Kafka, Producer } from 'kafkajs';
-import type { UploadCompleted, UploadFailed } from '../../../src/workers/media-upload/outcomes.ts';
+import type { UploadCompleted, UploadFailed } from '../../src/workers/media-upload/outcomes.ts';
 
 /** Topic and group names of their own, so that test files and runs never meet. */
 export function uniqueWorkerNames() {

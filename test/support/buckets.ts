@@ -9,8 +9,25 @@ import {
   ListObjectsV2Command,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { createS3Client } from '../../../src/infra/s3/s3-client.ts';
-import { s3TestServer } from '../../support/services.ts';
+import { createS3Client } from '../../src/infra/s3/s3-client.ts';
+import { s3TestServer } from './services.ts';
+
+/**
+ * The configuration a customer POSTs for a bucket on the test S3 server: enabled, its credentials,
+ * under a prefix of its own when given one.
+ */
+export function bucketConfig(bucket: string, pathPrefix?: string) {
+  const server = s3TestServer();
+  return {
+    enabled: true,
+    region: server.region,
+    bucket,
+    accessKey: server.accessKeyId,
+    secretKey: server.secretAccessKey,
+    endpoint: server.endpoint,
+    ...(pathPrefix === undefined ? {} : { pathPrefix }),
+  };
+}
 
 export function testS3Client(): S3Client {
   return createS3Client(s3TestServer());

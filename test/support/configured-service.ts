@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { keypairToJson } from '../../../src/infra/master-keys.ts';
-import { generateKeypair } from '../../../src/infra/sealing.ts';
-import { startTestApi, type TestApi } from '../../support/api.ts';
+import { keypairToJson } from '../../src/infra/master-keys.ts';
+import { generateKeypair } from '../../src/infra/sealing.ts';
+import { startTestApi, type TestApi } from './api.ts';
 
 export interface S3Body {
   enabled: boolean;

@@ -1,9 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { masterKeyId } from '../../../src/infra/master-keys.ts';
-import { generateKeypair, toBase64Url } from '../../../src/infra/sealing.ts';
-
-const stowage = fileURLToPath(new URL('../../../bin/stowage.js', import.meta.url));
+import { masterKeyId } from '../../src/infra/master-keys.ts';
+import { generateKeypair, toBase64Url } from '../../src/infra/sealing.ts';
+import { stowageBin } from './stowage-process.ts';
 
 export interface CliResult {
   code: number;
@@ -16,7 +14,7 @@ export function runStowage(args: string[], env: Record<string, string>): Promise
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      [stowage, ...args],
+      [stowageBin, ...args],
       { env: { PATH: process.env.PATH ?? '', ...env }, maxBuffer: 64 * 1024 * 1024 },
       (error, stdout, stderr) =>
         resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
@@ -26,7 +24,7 @@ export function runStowage(args: string[], env: Record<string, string>): Promise
 
 /** `stowage …` as a process of its own, for tests that stop it half-way. */
 export function spawnStowage(args: string[], env: Record<string, string>) {
-  return spawn(process.execPath, [stowage, ...args], {
+  return spawn(process.execPath, [stowageBin, ...args], {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

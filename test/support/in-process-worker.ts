@@ -1,13 +1,13 @@
 import { Writable } from 'node:stream';
-import { createLogger } from '../../../src/infra/logger.ts';
-import { loadMasterKey } from '../../../src/infra/master-keys.ts';
-import { PostgresInstanceKeyring } from '../../../src/infra/postgres/postgres-instance-keyring.ts';
-import { loadSettings } from '../../../src/settings.ts';
+import { createLogger } from '../../src/infra/logger.ts';
+import { loadMasterKey } from '../../src/infra/master-keys.ts';
+import { PostgresInstanceKeyring } from '../../src/infra/postgres/postgres-instance-keyring.ts';
+import { loadSettings } from '../../src/settings.ts';
 import {
   startMediaUploadWorker,
   type MediaUploadWorker,
-} from '../../../src/workers/media-upload/worker.ts';
-import type { UploadMetrics } from '../../../src/workers/media-upload/upload-metrics.ts';
+} from '../../src/workers/media-upload/worker.ts';
+import type { UploadMetrics } from '../../src/workers/media-upload/upload-metrics.ts';
 import type { ConfiguredService } from './configured-service.ts';
 import { workerEnv, type WorkerNames } from './kafka.ts';
 
