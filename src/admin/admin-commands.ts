@@ -1,6 +1,6 @@
 import pino from 'pino';
 import {
-  AccessChangeRejected,
+  AccessChangeRejectedError,
   PostgresAccessStore,
   type CreatedAccount,
   type CreatedInstance,
@@ -54,7 +54,7 @@ export async function adminCommand(args: string[]): Promise<number> {
     process.stdout.write(JSON.stringify(await perform(store, request)) + '\n');
     return 0;
   } catch (error) {
-    if (!(error instanceof AccessChangeRejected)) throw error;
+    if (!(error instanceof AccessChangeRejectedError)) throw error;
     process.stderr.write(`stowage admin: ${error.message}\n`);
     return 1;
   } finally {

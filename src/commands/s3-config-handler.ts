@@ -5,7 +5,7 @@ import {
   initialState,
   instanceStream,
   needsSealing,
-  S3ConfigRejected,
+  S3ConfigRejectedError,
   type Actor,
   type S3ConfigCommand,
   type S3ConfigState,
@@ -24,6 +24,7 @@ import {
 import type { InstanceKey, InstanceKeyring } from './instance-keyring.ts';
 import { BoundedMap } from './bounded-map.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
+import { StowageError } from '../shared/errors.ts';
 
 export type S3ConfigRequest =
   { enabled: true; settings: S3Settings; secretKey?: string } | { enabled: false };
@@ -44,7 +45,11 @@ export interface S3ConfigOutcome {
 }
 
 /** Appends lost to another process's append on the same instance, in a row, before giving up. */
-export class ConcurrentChangeError extends Error {}
+export class ConcurrentChangeError extends StowageError {
+  constructor(message: string) {
+    super('concurrent-change', message);
+  }
+}
 
 interface HandlerDeps {
   eventStore: EventStore;
@@ -107,7 +112,7 @@ export function createS3ConfigHandler({
       try {
         events = decide(command, state);
       } catch (error) {
-        if (freshness === 'unverified' && error instanceof S3ConfigRejected) {
+        if (freshness === 'unverified' && error instanceof S3ConfigRejectedError) {
           await keys.discardCreated();
           return undefined;
         }

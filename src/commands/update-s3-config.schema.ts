@@ -131,11 +131,3 @@ export const updateS3ConfigResponse = z.object({
   message: z.literal('S3 configuration updated'),
   s3: s3View,
 });
-
-export const failureResponse = z.object({
-  success: z.literal(false),
-  error: z.object({
-    message: z.string(),
-    details: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
-  }),
-});

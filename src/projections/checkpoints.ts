@@ -1,20 +1,22 @@
 import type pg from 'pg';
 import type { LogPosition } from '../commands/event-store.ts';
 import type { LogIdentity } from './event-feed.ts';
+import { StowageError } from '../shared/errors.ts';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
 
 /** The stored checkpoint is not the one this writer started from: someone else moved it. */
-export class CheckpointMoved extends Error {
+export class CheckpointMovedError extends StowageError {
   constructor(readonly checkpoint: string) {
-    super(`projection checkpoint ${checkpoint} was moved by another writer`);
+    super('checkpoint-moved', `projection checkpoint ${checkpoint} was moved by another writer`);
   }
 }
 
 /** The checkpoint was written reading another event log: its position means nothing here. */
-export class CheckpointOfAnotherLog extends Error {
+export class CheckpointOfAnotherLogError extends StowageError {
   constructor(checkpoint: string, stored: LogIdentity, current: LogIdentity) {
     super(
+      'checkpoint-of-another-log',
       `projection checkpoint ${checkpoint} was written reading the ${stored.store} event log ${stored.id}, ` +
         `but this process reads the ${current.store} event log ${current.id}; ` +
         'run `stowage replay` to rebuild the read model from this event store, then restart the projector',
@@ -37,7 +39,7 @@ export async function readCheckpoint(db: Queryable, name: string): Promise<LogPo
 }
 
 /**
- * The checkpoint's position, which must be in `log`: null when there is none, CheckpointOfAnotherLog
+ * The checkpoint's position, which must be in `log`: null when there is none, CheckpointOfAnotherLogError
  * when another log's. A checkpoint from before logs were recorded is taken to be in `log`.
  */
 export async function readCheckpointIn(
@@ -48,7 +50,11 @@ export async function readCheckpointIn(
 ): Promise<LogPosition | null> {
   const row = await readRow(db, name, lock ? 'FOR UPDATE' : '');
   if (row?.log_store && !isIn(row, log)) {
-    throw new CheckpointOfAnotherLog(name, { store: row.log_store, id: row.log_id ?? '' }, log);
+    throw new CheckpointOfAnotherLogError(
+      name,
+      { store: row.log_store, id: row.log_id ?? '' },
+      log,
+    );
   }
   return positionOf(row);
 }
@@ -81,7 +87,7 @@ async function readRow(db: Queryable, name: string, lock: string) {
 
 /**
  * Optimistic fencing, the first statement of a projection transaction: locks the checkpoint row if
- * it is still at `expected` (creating it when `expected` is null), else throws CheckpointMoved.
+ * it is still at `expected` (creating it when `expected` is null), else throws CheckpointMovedError.
  * Taking this lock before any row lock orders every writer of the read model the same way.
  */
 export async function claimCheckpoint(
@@ -101,7 +107,7 @@ export async function claimCheckpoint(
          VALUES ($1, 0, 0, $2, $3) ON CONFLICT (name) DO NOTHING`,
         [name, log.store, log.id],
       );
-  if (rowCount !== 1) throw new CheckpointMoved(name);
+  if (rowCount !== 1) throw new CheckpointMovedError(name);
 }
 
 /**

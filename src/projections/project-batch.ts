@@ -10,6 +10,7 @@ import {
   type PoisonEvent,
 } from './s3-config-rows.ts';
 import { announceChanges, loadRows, upsertRows, type S3ConfigTable } from './s3-config-table.ts';
+import { StowageError } from '../shared/errors.ts';
 
 /** What the projection needs of the keyring (InstanceKeyring fits): crypto-shredding, idempotent. */
 export interface KeyShredder {
@@ -30,9 +31,10 @@ export const liveProjection: ProjectionTarget = {
 };
 
 /** An event the projection cannot apply; it stops there, with its checkpoint just before it. */
-export class PoisonEventError extends Error {
+export class PoisonEventError extends StowageError {
   constructor(readonly event: PoisonEvent) {
     super(
+      'poison-event',
       `poison event ${event.type} in stream ${event.stream} at revision ${event.revision} (position ${formatPosition(event.position)}): ${event.reason}`,
     );
   }

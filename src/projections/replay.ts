@@ -20,6 +20,7 @@ import {
   type RowDifference,
 } from './rebuild-table.ts';
 import { announceChanges } from './s3-config-table.ts';
+import { StowageError } from '../shared/errors.ts';
 
 export const rebuildProjection: ProjectionTarget = {
   table: 'instance_s3_config_rebuild',
@@ -47,7 +48,11 @@ export interface ReplayOutcome {
   liveBehind: boolean;
 }
 
-export class ReplayBusy extends Error {}
+export class ReplayBusyError extends StowageError {
+  constructor(message: string) {
+    super('replay-busy', message);
+  }
+}
 
 const lockName = `stowage:replay:${liveProjection.checkpoint}`;
 // The bulk of the log counts as read once a batch comes back short, or nothing arrived for this
@@ -95,7 +100,7 @@ async function alone<T>(pool: Pool, work: () => Promise<T>): Promise<T> {
       'SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS held',
       [lockName],
     );
-    if (!rows[0]?.held) throw new ReplayBusy('another replay of the read model is running');
+    if (!rows[0]?.held) throw new ReplayBusyError('another replay of the read model is running');
     result = await work();
     await session.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [lockName]);
   } catch (error) {

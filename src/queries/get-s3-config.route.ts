@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { comparePositions, type LogPosition } from '../commands/event-store.ts';
-import { failureResponse, instanceParams } from '../commands/update-s3-config.schema.ts';
+import { instanceParams } from '../commands/update-s3-config.schema.ts';
+import { ErrorBody } from '../http/error-handler.ts';
 import type { InstanceAccessHooks } from '../http/auth.ts';
 import {
   getS3ConfigHeaders,
@@ -56,11 +57,11 @@ export function getS3ConfigRoute(deps: GetS3ConfigRouteDeps) {
           headers: getS3ConfigHeaders,
           response: {
             200: getS3ConfigResponse,
-            400: failureResponse,
-            401: failureResponse,
-            404: failureResponse,
-            429: failureResponse,
-            500: failureResponse,
+            400: ErrorBody,
+            401: ErrorBody,
+            404: ErrorBody,
+            429: ErrorBody,
+            500: ErrorBody,
           },
         },
       },

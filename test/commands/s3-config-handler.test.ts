@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { foldS3Config } from '../../src/commands/s3-config-handler.ts';
 import { instanceStream } from '../../src/domain/s3-config.ts';
 import { openSealed } from '../../src/infra/sealing.ts';
-import { openSecret, SecretContextMismatch } from '../../src/infra/secrets/secret-envelope.ts';
+import { openSecret, SecretContextMismatchError } from '../../src/infra/secrets/secret-envelope.ts';
 import { fromBase64Url } from '../../src/infra/sealing.ts';
 import { commandSide, disable, enable } from '../support/command-side.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
@@ -65,7 +65,7 @@ describe('the S3 configuration command handler', () => {
     ]) {
       assert.throws(
         () => openSecret(sealed!.secret!.ciphertext!, context, keypair),
-        SecretContextMismatch,
+        SecretContextMismatchError,
       );
     }
   });

@@ -9,7 +9,7 @@ import pg from 'pg';
 import { instanceStream } from '../../src/domain/s3-config.ts';
 import type { MasterKey } from '../../src/infra/master-keys.ts';
 import {
-  MasterKeyUnavailable,
+  MasterKeyUnavailableError,
   PostgresInstanceKeyring,
 } from '../../src/infra/postgres/postgres-instance-keyring.ts';
 import { openSealed } from '../../src/infra/sealing.ts';
@@ -165,7 +165,7 @@ describe('stowage keys rotate', () => {
     const enabled = (await sealedSecrets()).find((s) => !disabled.includes(s.instance));
     await assert.rejects(
       oldOnly.openKeypair(enabled!.keyId),
-      (error) => error instanceof MasterKeyUnavailable && error.masterKeyId === newKey.id,
+      (error) => error instanceof MasterKeyUnavailableError && error.masterKeyId === newKey.id,
     );
   });
 

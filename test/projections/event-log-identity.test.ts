@@ -5,7 +5,7 @@ import type { RecordedEvent as EsdbRecordedEvent } from '@eventstore/db-client';
 import { instanceStream } from '../../src/domain/s3-config.ts';
 import { decodeRecord } from '../../src/infra/event-store/eventstoredb-records.ts';
 import { PostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
-import { CheckpointOfAnotherLog, readCheckpoint } from '../../src/projections/checkpoints.ts';
+import { CheckpointOfAnotherLogError, readCheckpoint } from '../../src/projections/checkpoints.ts';
 import type { EventFeed } from '../../src/projections/event-feed.ts';
 import { liveProjection, PoisonEventError } from '../../src/projections/project-batch.ts';
 import { projectionLagSeconds } from '../../src/projections/projection-lag.ts';
@@ -53,7 +53,7 @@ describe('checkpoints name the event log their position is in', () => {
     const projector = projectorOver(database, { logger });
 
     await assert.rejects(projector.done, (error: unknown) => {
-      assert.ok(error instanceof CheckpointOfAnotherLog);
+      assert.ok(error instanceof CheckpointOfAnotherLogError);
       assert.match(
         error.message,
         /written reading the eventstoredb event log c5a5d0c4-.* this process reads the postgres event log .*run `stowage replay`/,

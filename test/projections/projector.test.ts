@@ -6,7 +6,7 @@ import { instanceStream } from '../../src/domain/s3-config.ts';
 import { PostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
 import { createPool } from '../../src/infra/postgres/pool.ts';
 import { PostgresInstanceKeyring } from '../../src/infra/postgres/postgres-instance-keyring.ts';
-import { CheckpointMoved, readCheckpoint } from '../../src/projections/checkpoints.ts';
+import { CheckpointMovedError, readCheckpoint } from '../../src/projections/checkpoints.ts';
 import {
   commitBatch,
   liveProjection,
@@ -119,7 +119,7 @@ describe('the S3 configuration projection', () => {
 
     await assert.rejects(
       commitBatch(database.pool, liveProjection, start, events, noKeys, log),
-      CheckpointMoved,
+      CheckpointMovedError,
     );
     assert.equal((await readModel(database.pool)).get('gamma')?.revision, 1);
     assert.deepEqual(

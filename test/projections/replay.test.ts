@@ -7,7 +7,7 @@ import { keypairToJson } from '../../src/infra/master-keys.ts';
 import { generateKeypair } from '../../src/infra/sealing.ts';
 import { readCheckpoint } from '../../src/projections/checkpoints.ts';
 import { liveProjection } from '../../src/projections/project-batch.ts';
-import { replayReadModel, ReplayBusy } from '../../src/projections/replay.ts';
+import { replayReadModel, ReplayBusyError } from '../../src/projections/replay.ts';
 import { s3ConfigChangedChannel } from '../../src/projections/s3-config-table.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { noKeys, projectorOver, reached } from './support/projection-harness.ts';
@@ -132,7 +132,7 @@ describe('stowage replay', () => {
     const results = await Promise.allSettled([replay(true), replay(true)]);
     assert.deepEqual(results.map((result) => result.status).sort(), ['fulfilled', 'rejected']);
     const rejected = results.find((result) => result.status === 'rejected');
-    assert.ok(rejected?.reason instanceof ReplayBusy);
+    assert.ok(rejected?.reason instanceof ReplayBusyError);
   });
 });
 

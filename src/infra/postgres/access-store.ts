@@ -14,6 +14,7 @@ import { ExpiringCache } from '../expiring-cache.ts';
 import { ChannelListener } from './channel-listener.ts';
 import type { Logger } from '../logger.ts';
 import { inTransaction, type Pool, type PoolClient } from './pool.ts';
+import { StowageError } from '../../shared/errors.ts';
 
 export const tokensChannel = 'stowage_tokens';
 
@@ -29,7 +30,11 @@ const unknownLimit = 100_000;
 const knownGoodTtlMs = 10 * 60_000;
 
 /** A create or revoke that cannot be done as asked; its message is one line for the operator. */
-export class AccessChangeRejected extends Error {}
+export class AccessChangeRejectedError extends StowageError {
+  constructor(message: string) {
+    super('access-change-rejected', message);
+  }
+}
 
 export interface Account {
   id: string;
@@ -115,7 +120,7 @@ export class PostgresAccessStore implements AccessDirectory {
       });
     } catch (error) {
       if (isUniqueViolation(error, 'accounts_name_key')) {
-        throw new AccessChangeRejected(`account "${name}" already exists`);
+        throw new AccessChangeRejectedError(`account "${name}" already exists`);
       }
       throw error;
     }
@@ -132,7 +137,7 @@ export class PostgresAccessStore implements AccessDirectory {
           [accountName],
         );
         const accountId = rows[0]?.id;
-        if (!accountId) throw new AccessChangeRejected(`no account named "${accountName}"`);
+        if (!accountId) throw new AccessChangeRejectedError(`no account named "${accountName}"`);
         await client.query('INSERT INTO instances (name, account_id) VALUES ($1, $2)', [
           instanceName,
           accountId,
@@ -143,7 +148,7 @@ export class PostgresAccessStore implements AccessDirectory {
       return { instance, instanceToken: minted.token, tokenId: minted.tokenId };
     } catch (error) {
       if (isUniqueViolation(error, 'instances_pkey')) {
-        throw new AccessChangeRejected(`instance "${instanceName}" already exists`);
+        throw new AccessChangeRejectedError(`instance "${instanceName}" already exists`);
       }
       throw error;
     }
@@ -158,7 +163,7 @@ export class PostgresAccessStore implements AccessDirectory {
        SELECT pg_notify('${tokensChannel}', id) FROM revoked`,
       [tokenId],
     );
-    if (!rowCount) throw new AccessChangeRejected(`no token with id "${tokenId}"`);
+    if (!rowCount) throw new AccessChangeRejectedError(`no token with id "${tokenId}"`);
     this.forget(tokenId);
   }
 
@@ -249,7 +254,7 @@ export class PostgresAccessStore implements AccessDirectory {
 
 function requireName(what: 'account' | 'instance', name: string): void {
   if (!isInstanceName(name)) {
-    throw new AccessChangeRejected(
+    throw new AccessChangeRejectedError(
       `invalid ${what} name ${JSON.stringify(name)}: use 1 to 100 letters, digits, dots, underscores and hyphens, starting with a letter or digit`,
     );
   }

@@ -7,6 +7,7 @@ import { masterSecretFor, type MasterKey } from '../master-keys.ts';
 import { generateKeypair, openSealed, randomBytes, sealTo, type Keypair } from '../sealing.ts';
 import { ChannelListener } from './channel-listener.ts';
 import type { Pool } from './pool.ts';
+import { StowageError } from '../../shared/errors.ts';
 
 /** Told the id of every deleted instance key: processes that cache key material drop it. */
 export const instanceKeyDeletedChannel = 'stowage_instance_key_deleted';
@@ -16,9 +17,12 @@ const cacheLimit = 10_000;
 const cacheTtlMs = 5 * 60_000;
 
 /** An instance key sealed to a master key whose secret half this process does not hold. */
-export class MasterKeyUnavailable extends Error {
+export class MasterKeyUnavailableError extends StowageError {
   constructor(readonly masterKeyId: string) {
-    super(`instance key is sealed to master key ${masterKeyId}, which this process does not hold`);
+    super(
+      'master-key-unavailable',
+      `instance key is sealed to master key ${masterKeyId}, which this process does not hold`,
+    );
   }
 }
 
@@ -119,7 +123,7 @@ export class PostgresInstanceKeyring implements InstanceKeyring {
 
   /**
    * The private half, for the worker that opens secrets; undefined once destroyed. Throws
-   * MasterKeyUnavailable when the row is sealed to a master key this process does not hold.
+   * MasterKeyUnavailableError when the row is sealed to a master key this process does not hold.
    */
   async openKeypair(keyId: string): Promise<Keypair | undefined> {
     const { rows } = await this.pool.query<{
@@ -135,7 +139,7 @@ export class PostgresInstanceKeyring implements InstanceKeyring {
     const master = masterSecretFor(this.masterKey, row.master_key_id);
     if (!master) {
       this.missingMasterKeys.add(row.master_key_id);
-      throw new MasterKeyUnavailable(row.master_key_id);
+      throw new MasterKeyUnavailableError(row.master_key_id);
     }
     return {
       publicKey: new Uint8Array(row.public_key),

@@ -3,8 +3,9 @@ import type { S3ConfigRow } from '../../projections/s3-config-rows.ts';
 import { loadRows } from '../../projections/s3-config-table.ts';
 import type { Pool } from '../postgres/pool.ts';
 import type { Keypair } from '../sealing.ts';
-import { openSecret, SecretContextMismatch } from '../secrets/secret-envelope.ts';
+import { openSecret, SecretContextMismatchError } from '../secrets/secret-envelope.ts';
 import type { S3Location } from './s3-client.ts';
+import { StowageError } from '../../shared/errors.ts';
 
 /** Opens an enablement's private key: only the worker side, which holds the master secret. */
 export interface InstanceKeyOpener {
@@ -22,9 +23,9 @@ export interface StoredS3Target {
 }
 
 /** The stored secret cannot be opened with the key it names: the configuration is unusable. */
-export class StoredSecretUnusable extends Error {
+export class StoredSecretUnusableError extends StowageError {
   constructor() {
-    super('the stored secret key cannot be opened');
+    super('stored-secret-unusable', 'the stored secret key cannot be opened');
   }
 }
 
@@ -49,8 +50,8 @@ export async function openStoredTarget(
   try {
     secretAccessKey = openSecret(ciphertext, { instance: row.instance, revision, keyId }, keypair);
   } catch (error) {
-    if (error instanceof SecretContextMismatch || isUnopenable(error)) {
-      throw new StoredSecretUnusable();
+    if (error instanceof SecretContextMismatchError || isUnopenable(error)) {
+      throw new StoredSecretUnusableError();
     }
     throw error;
   } finally {
