@@ -1,10 +1,10 @@
 import pino from 'pino';
 import {
   AccessChangeRejectedError,
-  PostgresAccessStore,
   type CreatedAccount,
   type CreatedInstance,
-} from '../infra/postgres/access-store.ts';
+} from '../infra/postgres/access-changes.ts';
+import { PostgresAccessStore } from '../infra/postgres/access-store.ts';
 import { openDatabase } from '../infra/postgres/database.ts';
 import { loadSettings } from '../settings.ts';
 

@@ -2,10 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import pino from 'pino';
 import { hashSecret, parseToken } from '../../../src/infra/access-token.ts';
-import {
-  AccessChangeRejectedError,
-  PostgresAccessStore,
-} from '../../../src/infra/postgres/access-store.ts';
+import { AccessChangeRejectedError } from '../../../src/infra/postgres/access-changes.ts';
+import { PostgresAccessStore } from '../../../src/infra/postgres/access-store.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/database.ts';
 
 let database: TestDatabase;
