@@ -23,6 +23,9 @@ import {
 } from '../test/projections/support/s3-config-workload.ts';
 import { testMasterKey } from '../test/support/command-side.ts';
 import { createTestDatabase, type TestDatabase } from '../test/support/database.ts';
+import { initSealing } from '../src/infra/sealing.ts';
+
+await initSealing();
 
 const { values } = parseArgs({
   options: {

@@ -34,6 +34,9 @@ import {
 } from '../test/workers/support/kafka.ts';
 import { startMediaServer, type MediaServer } from '../test/workers/support/media-server.ts';
 import { spawnWorkerProcess } from '../test/workers/support/worker-process.ts';
+import { initSealing } from '../src/infra/sealing.ts';
+
+await initSealing();
 
 const { values } = parseArgs({
   options: {
@@ -89,7 +92,7 @@ try {
     {
       ...workerEnv(names),
       DATABASE_URL: database.url,
-      STOWAGE_SEAL_SECRET_KEY: keypairToJson(side.masterKey.keypair!).secretKey,
+      STOWAGE_SEAL_SECRET_KEY: keypairToJson(side.masterKey.keypair!).privateKey,
       STOWAGE_UPLOAD_CONCURRENCY: String(concurrency),
       LOG_LEVEL: 'warn',
     },

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { adminCommand, adminUsage } from './admin/admin-commands.ts';
+import { initSealing } from './infra/sealing.ts';
 import { keysCommand, keysUsage } from './keys/keys-command.ts';
 import { replayCommand, replayUsage } from './replay/replay-command.ts';
 import { serve } from './serve.ts';
@@ -16,6 +17,7 @@ ${keysUsage}${replayUsage}${topicsUsage}${adminUsage}`;
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
+    await initSealing();
     switch (command) {
       case 'serve':
         return await serveCommand(rest);

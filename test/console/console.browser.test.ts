@@ -13,7 +13,7 @@ import { createKafka } from '../../src/infra/kafka.ts';
 import { createLogger } from '../../src/infra/logger.ts';
 import { keypairToJson } from '../../src/infra/master-keys.ts';
 import { PostgresAccessStore } from '../../src/infra/postgres/access-store.ts';
-import { generateKeypair } from '../../src/infra/sealing.ts';
+import { generateKeypair, initSealing } from '../../src/infra/sealing.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { kafkaBrokers, s3TestServer } from '../support/services.ts';
 import { createTestBucket, removeTestBucket, testS3Client } from '../workers/support/buckets.ts';
@@ -24,6 +24,8 @@ import {
   workerEnv,
 } from '../workers/support/kafka.ts';
 import { startStowage, type StowageProcess } from './stowage-processes.ts';
+
+await initSealing();
 
 const chromiumPath = '/usr/bin/chromium';
 const screenshots = fileURLToPath(new URL('../../.test-output/console/', import.meta.url));
@@ -78,7 +80,7 @@ describe('the console in a real browser, against stowage processes, Kafka and S3
     api = await startStowage('api,projector', common, (log) => log.includes('stowage started'));
     worker = await startStowage(
       'worker',
-      { ...common, ...workerEnv(names), STOWAGE_SEAL_SECRET_KEY: keys.secretKey },
+      { ...common, ...workerEnv(names), STOWAGE_SEAL_SECRET_KEY: keys.privateKey },
       (log) => log.includes('media-upload worker started'),
     );
     kafka = createKafka(kafkaBrokers(), 'stowage-console-test', logger);

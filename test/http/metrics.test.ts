@@ -7,6 +7,9 @@ import { projectionLagSeconds } from '../../src/projections/projection-lag.ts';
 import { commandSide, enable } from '../support/command-side.ts';
 import { createTestDatabase } from '../support/database.ts';
 import { projectorOver, reached } from '../projections/support/projection-harness.ts';
+import { initSealing } from '../../src/infra/sealing.ts';
+
+await initSealing();
 
 test('GET /metrics answers the worker metrics in Prometheus text format', async () => {
   const metrics = createMetrics({ projectionLagSeconds: async () => 1.5 });

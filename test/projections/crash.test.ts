@@ -14,6 +14,9 @@ import { liveProjection } from '../../src/projections/project-batch.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { assertReadModelMatchesLog, waitUntil } from './support/read-model.ts';
 import { appendHistories, randomHistory, seededRandom } from './support/s3-config-workload.ts';
+import { initSealing } from '../../src/infra/sealing.ts';
+
+await initSealing();
 
 const script = fileURLToPath(new URL('./fixtures/crash-projector.ts', import.meta.url));
 const instances = 1000;

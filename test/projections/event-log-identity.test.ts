@@ -14,6 +14,9 @@ import { commandSide, enable } from '../support/command-side.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { capturingLogger, noKeys, projectorOver, reached } from './support/projection-harness.ts';
 import { readModel } from './support/read-model.ts';
+import { initSealing } from '../../src/infra/sealing.ts';
+
+await initSealing();
 
 async function logColumns(database: TestDatabase) {
   const { rows } = await database.pool.query<{ log_store: string | null; log_id: string | null }>(

@@ -24,6 +24,9 @@ import {
   seededRandom,
   updated,
 } from './support/s3-config-workload.ts';
+import { initSealing } from '../../src/infra/sealing.ts';
+
+await initSealing();
 
 const settings = {
   region: 'us-east-1',

@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { PostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
 import { keypairToJson } from '../../src/infra/master-keys.ts';
-import { generateKeypair } from '../../src/infra/sealing.ts';
+import { generateKeypair, initSealing } from '../../src/infra/sealing.ts';
 import { readCheckpoint } from '../../src/projections/checkpoints.ts';
 import { liveProjection } from '../../src/projections/project-batch.ts';
 import { replayReadModel, ReplayBusyError } from '../../src/projections/replay.ts';
@@ -13,6 +13,8 @@ import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { noKeys, projectorOver, reached } from './support/projection-harness.ts';
 import { assertReadModelMatchesLog } from './support/read-model.ts';
 import { appendHistories, randomHistory, seededRandom } from './support/s3-config-workload.ts';
+
+await initSealing();
 
 function workload(prefix: string, instances: number, length: number, seed: number) {
   const random = seededRandom(seed);

@@ -19,6 +19,9 @@ import {
   type WorkerNames,
 } from './support/kafka.ts';
 import { startTestWorker, type TestWorker } from './support/worker.ts';
+import { initSealing } from '../../src/infra/sealing.ts';
+
+await initSealing();
 
 /**
  * Through the real worker and broker: media URLs that redirect to addresses refused even where

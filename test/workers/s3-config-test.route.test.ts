@@ -21,6 +21,9 @@ import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { s3TestServer } from '../support/services.ts';
 import { projectorOver, reached } from '../projections/support/projection-harness.ts';
 import { createTestBucket, objectKeys, removeTestBucket, testS3Client } from './support/buckets.ts';
+import { initSealing } from '../../src/infra/sealing.ts';
+
+await initSealing();
 
 describe('POST /api/instance/s3/:instance/test', () => {
   let database: TestDatabase;

@@ -33,6 +33,9 @@ import {
 } from './support/media-server.ts';
 import { spawnWorkerProcess, type WorkerProcess } from './support/worker-process.ts';
 import { startTestWorker, workerEnvFor, type TestWorker } from './support/worker.ts';
+import { initSealing } from '../../src/infra/sealing.ts';
+
+await initSealing();
 
 const testServicesScript = fileURLToPath(
   new URL('../../scripts/test-services.sh', import.meta.url),

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import type { InstanceKey, InstanceKeyring } from '../../commands/instance-keyring.ts';
 import { ExpiringCache } from '../expiring-cache.ts';
 import type { Logger } from '../logger.ts';
-import { masterSecretFor, type MasterKey } from '../master-keys.ts';
+import { masterKeypairFor, type MasterKey } from '../master-keys.ts';
 import { generateKeypair, openSealed, randomBytes, sealTo, type Keypair } from '../sealing.ts';
 import { ChannelListener } from './channel-listener.ts';
 import type { Pool } from './pool.ts';
@@ -16,7 +16,7 @@ const cacheLimit = 10_000;
 // A safety net for a deletion whose announcement was missed without the listener noticing.
 const cacheTtlMs = 5 * 60_000;
 
-/** An instance key sealed to a master key whose secret half this process does not hold. */
+/** An instance key sealed to a master key whose private half this process does not hold. */
 export class MasterKeyUnavailableError extends StowageError {
   constructor(readonly masterKeyId: string) {
     super(
@@ -79,12 +79,12 @@ export class PostgresInstanceKeyring implements InstanceKeyring {
         key.id,
         instance,
         Buffer.from(key.publicKey),
-        Buffer.from(sealTo(this.masterKey.publicKey, keypair.secretKey)),
+        Buffer.from(sealTo(this.masterKey.publicKey, keypair.privateKey)),
         Buffer.from(key.macKey),
         this.masterKey.id,
       ],
     );
-    keypair.secretKey.fill(0);
+    keypair.privateKey.fill(0);
     this.remember(key);
     return key;
   }
@@ -136,14 +136,14 @@ export class PostgresInstanceKeyring implements InstanceKeyring {
     );
     const row = rows[0];
     if (!row) return undefined;
-    const master = masterSecretFor(this.masterKey, row.master_key_id);
+    const master = masterKeypairFor(this.masterKey, row.master_key_id);
     if (!master) {
       this.missingMasterKeys.add(row.master_key_id);
       throw new MasterKeyUnavailableError(row.master_key_id);
     }
     return {
       publicKey: new Uint8Array(row.public_key),
-      secretKey: openSealed(master, new Uint8Array(row.sealed_private_key)),
+      privateKey: openSealed(master, new Uint8Array(row.sealed_private_key)),
     };
   }
 

@@ -55,7 +55,7 @@ export async function openStoredTarget(
     }
     throw error;
   } finally {
-    keypair.secretKey.fill(0);
+    keypair.privateKey.fill(0);
   }
   return {
     revision: row.revision,

@@ -5,6 +5,9 @@ import { PostgresInstanceKeyring } from '../../../src/infra/postgres/postgres-in
 import { testMasterKey } from '../../support/command-side.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/database.ts';
 import { waitUntil } from '../../projections/support/read-model.ts';
+import { initSealing } from '../../../src/infra/sealing.ts';
+
+await initSealing();
 
 let database: TestDatabase;
 // Two API processes' keyrings over one database: A destroys, B had the key cached.

@@ -9,6 +9,9 @@ import { createTestDatabase, type TestDatabase } from '../../support/database.ts
 import { projectorOver, reached } from '../../projections/support/projection-harness.ts';
 import { waitUntil } from '../../projections/support/read-model.ts';
 import type { Projector } from '../../../src/projections/projector.ts';
+import { initSealing } from '../../../src/infra/sealing.ts';
+
+await initSealing();
 
 let database: TestDatabase;
 let side: ReturnType<typeof commandSide>;
