@@ -140,7 +140,7 @@ export function createS3ConfigHandler({
           // After the append, never before: a failed append must leave the key usable. Should
           // this fail, the projection destroys the key when it applies the event.
           await keyring
-            .destroy(event.data.keyId)
+            .shred(event.data.keyId)
             .catch((error: unknown) => onKeyDestroyFailed(error, event.data.keyId));
         }
       }

@@ -81,7 +81,9 @@ async function loadDevelopmentKey(dataDir: string, log: Logger): Promise<MasterK
   if (!existsSync(file)) {
     const keypair = generateKeypair();
     await mkdir(resolve(dataDir), { recursive: true });
-    await writeFile(file, JSON.stringify(developmentKeyFile(keypair), null, 2) + '\n', { mode: 0o600 });
+    await writeFile(file, JSON.stringify(developmentKeyFile(keypair), null, 2) + '\n', {
+      mode: 0o600,
+    });
   }
   const stored = JSON.parse(await readFile(file, 'utf8')) as StoredDevelopmentKey;
   const privateKey = fromBase64Url(stored.secretKey);

@@ -12,9 +12,9 @@ import {
 import { announceChanges, loadRows, upsertRows, type S3ConfigTable } from './s3-config-table.ts';
 import { StowageError } from '../shared/errors.ts';
 
-/** What the projection needs of the keyring (InstanceKeyring fits): crypto-shredding, idempotent. */
+/** What the projection needs of the instance keyring (InstanceKeyring fits): shredding, idempotent. */
 export interface KeyShredder {
-  destroy(keyId: string): Promise<void>;
+  shred(keyId: string): Promise<void>;
 }
 
 /** Where a projection writes: its table, its checkpoint, and whether readers are told. */
@@ -101,7 +101,7 @@ const destroyConcurrency = 4;
 async function destroyAll(keys: KeyShredder, keyIds: readonly string[]): Promise<void> {
   let next = 0;
   const worker = async () => {
-    while (next < keyIds.length) await keys.destroy(keyIds[next++]!);
+    while (next < keyIds.length) await keys.shred(keyIds[next++]!);
   };
   await Promise.all(Array.from({ length: Math.min(destroyConcurrency, keyIds.length) }, worker));
 }

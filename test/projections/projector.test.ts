@@ -52,7 +52,7 @@ describe('the S3 configuration projection', () => {
       create: (instance) => keyring.create(instance),
       find: (keyId) => keyring.find(keyId),
       discard: (keyId) => keyring.discard(keyId),
-      destroy: async () => {},
+      shred: async () => {},
     };
     const handle = createS3ConfigHandler({ eventStore: store, keyring: forgetful });
     await handle(enable('alpha', 'first-secret'));

@@ -108,7 +108,7 @@ export class PostgresInstanceKeyring implements InstanceKeyring {
   }
 
   /** Deletes the row (crypto-shredding) and tells every process; idempotent. */
-  async destroy(keyId: string): Promise<void> {
+  async shred(keyId: string): Promise<void> {
     this.cache.delete(keyId);
     await this.pool.query(
       `WITH deleted AS (DELETE FROM instance_keys WHERE key_id = $1 RETURNING key_id)
@@ -118,7 +118,7 @@ export class PostgresInstanceKeyring implements InstanceKeyring {
   }
 
   discard(keyId: string): Promise<void> {
-    return this.destroy(keyId);
+    return this.shred(keyId);
   }
 
   /**

@@ -35,7 +35,7 @@ const keyRows = async (keyId: string) =>
 test('a destroyed key is deleted, and every process drops its cached copy', async () => {
   const key = await processA.create('alpha');
   assert.ok(await processB.find(key.id), 'B caches it');
-  await processA.destroy(key.id);
+  await processA.shred(key.id);
   assert.equal(await keyRows(key.id), 0, 'the row is gone, not updated');
   await waitUntil(async () => (await processB.find(key.id)) === undefined);
 });
