@@ -21,8 +21,10 @@ import { keypairToJson } from '../src/infra/master-keys.ts';
 import { PostgresAccessStore } from '../src/infra/postgres/access-store.ts';
 import { migrate } from '../src/infra/postgres/migrate.ts';
 import { createPool } from '../src/infra/postgres/pool.ts';
-import { generateKeypair } from '../src/infra/sealing.ts';
+import { generateKeypair, initSealing } from '../src/infra/sealing.ts';
 import { sealSecret } from '../src/infra/secrets/secret-envelope.ts';
+
+await initSealing();
 
 const run = promisify(execFile);
 const adminUrl = process.env.PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';

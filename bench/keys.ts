@@ -15,7 +15,9 @@ import { keypairToJson, masterKeyId } from '../src/infra/master-keys.ts';
 import { PostgresAccessStore } from '../src/infra/postgres/access-store.ts';
 import { migrate } from '../src/infra/postgres/migrate.ts';
 import { createPool, type Pool } from '../src/infra/postgres/pool.ts';
-import { generateKeypair, sealTo } from '../src/infra/sealing.ts';
+import { generateKeypair, initSealing, sealTo } from '../src/infra/sealing.ts';
+
+await initSealing();
 
 const run = promisify(execFile);
 const adminUrl = process.env.PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -48,7 +50,7 @@ async function main() {
     const before = await latencies(post, () => sleep(5_000));
     let rotation = { seconds: 0, wall: 0, resealed: 0 };
     const during = await latencies(post, async () => {
-      rotation = await rotate(oldKey, newKey.secretKey);
+      rotation = await rotate(oldKey, newKey.privateKey);
     });
     const rate = rotation.resealed / rotation.seconds;
     console.log(
@@ -72,7 +74,7 @@ async function insertKeys(pool: Pool, masterPublicKey: Uint8Array, masterId: str
       return {
         id: randomUUID(),
         publicKey: Buffer.from(keypair.publicKey),
-        sealed: Buffer.from(sealTo(masterPublicKey, keypair.secretKey)),
+        sealed: Buffer.from(sealTo(masterPublicKey, keypair.privateKey)),
         mac: randomBytes(32),
       };
     });
@@ -174,7 +176,7 @@ async function latencies(post: (n: number) => Promise<void>, work: () => Promise
   return times.sort((a, b) => a - b);
 }
 
-async function rotate(oldKey: { secretKey: Uint8Array }, newSecret: string) {
+async function rotate(oldKey: { privateKey: Uint8Array }, newSecret: string) {
   const started = performance.now();
   const { stdout } = await run(
     process.execPath,
@@ -184,7 +186,7 @@ async function rotate(oldKey: { secretKey: Uint8Array }, newSecret: string) {
         ...process.env,
         DATABASE_URL: databaseUrl,
         STOWAGE_SEAL_SECRET_KEY: newSecret,
-        STOWAGE_SEAL_RETIRED_SECRET_KEYS: Buffer.from(oldKey.secretKey).toString('base64url'),
+        STOWAGE_SEAL_RETIRED_SECRET_KEYS: Buffer.from(oldKey.privateKey).toString('base64url'),
       },
     },
   );

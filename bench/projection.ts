@@ -29,6 +29,8 @@ import {
 import { testMasterKey } from '../test/support/command-side.ts';
 import { createTestDatabase, type TestDatabase } from '../test/support/database.ts';
 import { printYardstick, processCpuMicros } from './support/yardstick.ts';
+import { initSealing } from '../src/infra/sealing.ts';
+await initSealing();
 
 const { values } = parseArgs({
   options: {

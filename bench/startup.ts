@@ -10,11 +10,13 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { keypairToJson } from '../src/infra/master-keys.ts';
-import { generateKeypair } from '../src/infra/sealing.ts';
+import { generateKeypair, initSealing } from '../src/infra/sealing.ts';
 import { createTestDatabase } from '../test/support/database.ts';
 import { kafkaBrokers } from '../test/support/services.ts';
 import { startStowage } from '../test/support/stowage-process.ts';
 import { printYardstick } from './support/yardstick.ts';
+
+await initSealing();
 
 const { values } = parseArgs({
   options: {
@@ -34,14 +36,14 @@ printYardstick('start');
 console.log(`node ${values.node}, ${runs} runs, ${idleMs / 1000} s idle`);
 
 const database = await createTestDatabase();
-const { publicKey, secretKey } = keypairToJson(generateKeypair());
+const { publicKey, privateKey } = keypairToJson(generateKeypair());
 const common = { DATABASE_URL: database.url, LOG_LEVEL: 'warn' };
 const envs: Record<string, Record<string, string>> = {
   api: { ...common, STOWAGE_SEAL_PUBLIC_KEY: publicKey },
   projector: { ...common, STOWAGE_SEAL_PUBLIC_KEY: publicKey },
   worker: {
     ...common,
-    STOWAGE_SEAL_SECRET_KEY: secretKey,
+    STOWAGE_SEAL_SECRET_KEY: privateKey,
     KAFKA_BROKERS: kafkaBrokers().join(','),
   },
 };

@@ -30,6 +30,8 @@ import {
 } from '../test/support/kafka.ts';
 import { startMediaServer, type MediaServer } from '../test/support/media-server.ts';
 import { startStowage } from '../test/support/stowage-process.ts';
+import { initSealing } from '../src/infra/sealing.ts';
+await initSealing();
 
 const { values } = parseArgs({
   options: {
@@ -86,7 +88,7 @@ try {
     env: {
       ...workerEnv(names),
       DATABASE_URL: database.url,
-      STOWAGE_SEAL_SECRET_KEY: keypairToJson(side.masterKey.keypair!).secretKey,
+      STOWAGE_SEAL_SECRET_KEY: keypairToJson(side.masterKey.keypair!).privateKey,
       STOWAGE_UPLOAD_CONCURRENCY: String(concurrency),
       LOG_LEVEL: 'warn',
     },

@@ -11,6 +11,7 @@ import { requestRateLimit } from './http/rate-limit.ts';
 import { openEventStore } from './infra/event-store/open-event-store.ts';
 import { createLogger, type Logger } from './infra/logger.ts';
 import { loadMasterKey } from './infra/master-keys.ts';
+import { initSealing } from './infra/sealing.ts';
 import { PostgresAccessStore } from './infra/postgres/access-store.ts';
 import { openDatabase, type Database } from './infra/postgres/database.ts';
 import { PostgresInstanceKeyring } from './infra/postgres/postgres-instance-keyring.ts';
@@ -73,6 +74,7 @@ export async function startService(
     }
   };
   try {
+    await initSealing();
     const database = await openDatabase(settings, logger);
     cleanups.push(database.close);
     const opened = await openEventStore(settings, database);
@@ -80,7 +82,7 @@ export async function startService(
     const eventStore = opened.store;
     if (settings.STOWAGE_SEAL_SECRET_KEY && roles.has('api') && !roles.has('worker')) {
       throw new SettingsError(
-        'invalid setting STOWAGE_SEAL_SECRET_KEY: the api role must not hold the master secret key (give it STOWAGE_SEAL_PUBLIC_KEY only)',
+        'invalid setting STOWAGE_SEAL_SECRET_KEY: the api role must not hold the master private key (give it STOWAGE_SEAL_PUBLIC_KEY only)',
       );
     }
     const masterKey = await loadMasterKey(settings, logger);

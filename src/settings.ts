@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { connectionStringProblem } from './infra/event-store/eventstoredb-connection-string.ts';
+import { StowageError } from './shared/errors.ts';
 
 const booleanFlag = z.enum(['true', 'false']).transform((value) => value === 'true');
 
@@ -115,7 +116,11 @@ const settingsSchema = z.object({
 export type Settings = z.output<typeof settingsSchema>;
 
 /** A setting that cannot be used; its message is one line that names the variable. */
-export class SettingsError extends Error {}
+export class SettingsError extends StowageError {
+  constructor(message: string) {
+    super('invalid-setting', message);
+  }
+}
 
 // Values of these variables must never be echoed back, not even when they are wrong.
 const secretVariables = new Set([

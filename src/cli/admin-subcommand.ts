@@ -1,10 +1,10 @@
 import pino from 'pino';
 import {
-  AccessChangeRejected,
-  PostgresAccessStore,
+  AccessChangeRejectedError,
   type CreatedAccount,
   type CreatedInstance,
-} from '../infra/postgres/access-store.ts';
+} from '../infra/postgres/access-changes.ts';
+import { PostgresAccessStore } from '../infra/postgres/access-store.ts';
 import { openDatabase } from '../infra/postgres/database.ts';
 import { loadSettings } from '../settings.ts';
 
@@ -54,7 +54,7 @@ export async function adminSubcommand(args: string[]): Promise<number> {
     process.stdout.write(JSON.stringify(await perform(store, request)) + '\n');
     return 0;
   } catch (error) {
-    if (!(error instanceof AccessChangeRejected)) throw error;
+    if (!(error instanceof AccessChangeRejectedError)) throw error;
     process.stderr.write(`stowage admin: ${error.message}\n`);
     return 1;
   } finally {

@@ -5,6 +5,7 @@ import { adminSubcommand, adminUsage } from './admin-subcommand.ts';
 import { keysSubcommand, keysUsage } from './keys-subcommand.ts';
 import { replaySubcommand, replayUsage } from './replay-subcommand.ts';
 import { topicsSubcommand, topicsUsage } from './topics-subcommand.ts';
+import { initSealing } from '../infra/sealing.ts';
 
 const usage = `usage: stowage <command>
 
@@ -16,6 +17,7 @@ ${keysUsage}${replayUsage}${topicsUsage}${adminUsage}`;
 export async function main(argv: string[]): Promise<number> {
   const [subcommand, ...rest] = argv;
   try {
+    await initSealing();
     switch (subcommand) {
       case 'serve':
         return await serveSubcommand(rest);

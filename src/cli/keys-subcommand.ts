@@ -60,7 +60,7 @@ function generate(): number {
   process.stdout.write(
     JSON.stringify({
       STOWAGE_SEAL_PUBLIC_KEY: keypair.publicKey,
-      STOWAGE_SEAL_SECRET_KEY: keypair.secretKey,
+      STOWAGE_SEAL_SECRET_KEY: keypair.privateKey,
     }) + '\n',
   );
   return 0;

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import { ApiError, invalidRequestBody } from '../http/api-error.ts';
+import { ApiError } from '../http/error-handler.ts';
 import type { AddressPolicy } from '../infra/network/address-policy.ts';
 import { endpointAddressProblem } from '../infra/network/endpoint-addresses.ts';
 
@@ -13,7 +13,7 @@ export function refuseForbiddenEndpoint(policy: AddressPolicy) {
     if (typeof endpoint !== 'string' || endpoint === '') return;
     const problem = await endpointAddressProblem(endpoint, policy);
     if (problem) {
-      throw new ApiError(400, invalidRequestBody, [{ field: 'endpoint', message: problem }]);
+      throw new ApiError('invalid-request-body', [{ field: 'endpoint', message: problem }]);
     }
   };
 }

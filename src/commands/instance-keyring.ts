@@ -10,7 +10,7 @@ export interface InstanceKeyring {
   /** Undefined when the key does not exist or was destroyed. */
   find(keyId: string): Promise<InstanceKey | undefined>;
   /** Destroys the key material for good (crypto-shredding); idempotent. */
-  destroy(keyId: string): Promise<void>;
+  shred(keyId: string): Promise<void>;
   /** Removes a key that no event ever referenced (an append that lost a race). */
   discard(keyId: string): Promise<void>;
 }

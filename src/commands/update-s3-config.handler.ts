@@ -3,7 +3,7 @@ import {
   evolve,
   initialState,
   instanceStream,
-  S3ConfigRejected,
+  S3ConfigRejectedError,
   type S3ConfigState,
 } from '../domain/s3-config.ts';
 import { createCommandHandler } from '../event-sourcing/command-handler.ts';
@@ -34,7 +34,7 @@ export function createUpdateS3ConfigHandler({
     eventStore,
     decider: { decide, evolve, initialState },
     stored: s3ConfigEvents,
-    isRejection: (error) => error instanceof S3ConfigRejected,
+    isRejection: (error) => error instanceof S3ConfigRejectedError,
   });
   const preparation = { keyring, onKeyDestroyFailed, now: () => new Date() };
   return async function handleUpdateS3Config(update: UpdateS3Config): Promise<S3ConfigOutcome> {

@@ -62,7 +62,7 @@ async function destroyDisabledKeys(deps: PreparationDeps, events: readonly S3Con
       // After the append, never before: a failed append must leave the key usable. Should
       // this fail, the projection destroys the key when it applies the event.
       await deps.keyring
-        .destroy(event.data.keyId)
+        .shred(event.data.keyId)
         .catch((error: unknown) => deps.onKeyDestroyFailed(error, event.data.keyId));
     }
   }

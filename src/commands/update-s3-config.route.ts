@@ -1,15 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { publicView, S3ConfigRejected } from '../domain/s3-config.ts';
+import { publicView } from '../domain/s3-config.ts';
 import { refuseForbiddenEndpoint } from './endpoint-address-check.ts';
-import { ApiError, invalidRequestBody } from '../http/api-error.ts';
 import { authenticatedPrincipal, type InstanceAccessHooks } from '../http/auth.ts';
+import { ErrorBody } from '../http/error-handler.ts';
 import type { AddressPolicy } from '../infra/network/address-policy.ts';
 import { formatPosition, type LogPosition } from '../event-sourcing/event-store.ts';
 import { ConcurrentChangeError } from '../event-sourcing/command-handler.ts';
 import type { createUpdateS3ConfigHandler } from './update-s3-config.handler.ts';
-import { failureResponse } from '../contract/failure-response.ts';
 import { instanceParams } from '../contract/instance-params.ts';
 import {
   toS3ConfigRequest,
@@ -55,56 +54,39 @@ export function updateS3ConfigRoute(deps: UpdateS3ConfigRouteDeps) {
           }),
           response: {
             200: updateS3ConfigResponse,
-            400: failureResponse,
-            401: failureResponse,
-            404: failureResponse,
-            409: failureResponse,
-            412: failureResponse,
-            413: failureResponse,
-            415: failureResponse,
-            429: failureResponse,
-            500: failureResponse,
+            400: ErrorBody,
+            401: ErrorBody,
+            404: ErrorBody,
+            409: ErrorBody,
+            412: ErrorBody,
+            413: ErrorBody,
+            415: ErrorBody,
+            429: ErrorBody,
+            500: ErrorBody,
           },
         },
       },
       async (request, reply) => {
         const ifMatch = request.headers['if-match'];
         const principal = authenticatedPrincipal(request);
-        try {
-          const outcome = await deps.handle({
-            instance: request.params.instance,
-            request: toS3ConfigRequest(request.body),
-            actor: { tokenKind: principal.kind, tokenId: principal.tokenId },
-            ...(ifMatch ? { expectedRevision: Number(ifMatch.slice(1, -1)) } : {}),
-            requestId: request.id,
-          });
-          if (outcome.state.revision !== null) reply.header('etag', `"${outcome.state.revision}"`);
-          if (outcome.position) {
-            deps.ownWrites.appended(request.params.instance, outcome.position);
-            reply.header('x-stowage-position', formatPosition(outcome.position));
-          }
-          return {
-            success: true as const,
-            message: 'S3 configuration updated' as const,
-            s3: publicView(outcome.state),
-          };
-        } catch (error) {
-          throw toApiError(error);
+        const outcome = await deps.handle({
+          instance: request.params.instance,
+          request: toS3ConfigRequest(request.body),
+          actor: { tokenKind: principal.kind, tokenId: principal.tokenId },
+          ...(ifMatch ? { expectedRevision: Number(ifMatch.slice(1, -1)) } : {}),
+          requestId: request.id,
+        });
+        if (outcome.state.revision !== null) reply.header('etag', `"${outcome.state.revision}"`);
+        if (outcome.position) {
+          deps.ownWrites.appended(request.params.instance, outcome.position);
+          reply.header('x-stowage-position', formatPosition(outcome.position));
         }
+        return {
+          success: true as const,
+          message: 'S3 configuration updated' as const,
+          s3: publicView(outcome.state),
+        };
       },
     );
   };
-}
-
-function toApiError(error: unknown): unknown {
-  if (error instanceof S3ConfigRejected) {
-    if (error.reason === 'revision-mismatch') return new ApiError(412, error.message);
-    return new ApiError(400, invalidRequestBody, [
-      { field: error.field ?? 'body', message: error.message },
-    ]);
-  }
-  if (error instanceof ConcurrentChangeError) {
-    return new ApiError(409, 'S3 configuration is being changed concurrently. Try again.');
-  }
-  return error;
 }

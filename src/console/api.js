@@ -9,9 +9,10 @@ export const session = {
 };
 
 /** An answer in the contract's error shape: its message and, for a 400, the fields at fault. */
-export class ApiFailure extends Error {
+export class ApiFailureError extends Error {
   constructor(status, message, details) {
     super(message);
+    this.name = 'ApiFailureError';
     this.status = status;
     this.details = details ?? [];
   }
@@ -29,12 +30,15 @@ export async function call(method, path, body) {
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
   } catch {
-    throw new ApiFailure(0, 'The service cannot be reached. Check the connection and try again.');
+    throw new ApiFailureError(
+      0,
+      'The service cannot be reached. Check the connection and try again.',
+    );
   }
   const json = await response.json().catch(() => null);
   if (!response.ok || json?.success !== true) {
     const error = json?.error;
-    throw new ApiFailure(
+    throw new ApiFailureError(
       response.status,
       error?.message ?? `HTTP ${response.status}`,
       error?.details,

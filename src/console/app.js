@@ -1,4 +1,4 @@
-import { ApiFailure, call, session } from './api.js';
+import { ApiFailureError, call, session } from './api.js';
 import { byId, formatAge, h, setText, show } from './dom.js';
 import { openInstance } from './instance.js';
 
@@ -21,7 +21,7 @@ function signInView(message = '') {
 
 /** A 401 ends the session: the token was revoked or mistyped. */
 function failed(error, whereId) {
-  if (error instanceof ApiFailure && error.status === 401) {
+  if (error instanceof ApiFailureError && error.status === 401) {
     session.signOut();
     signInView(error.message);
     return;

@@ -14,6 +14,3 @@ export type StoredTestAnswer =
   | { outcome: 'noWorker' }
   /** A worker took it but did not answer in time. */
   | { outcome: 'late' };
-
-export const noWorker = 'No worker available to test stored credentials';
-export const lateWorker = 'The worker did not finish testing the stored credentials in time';

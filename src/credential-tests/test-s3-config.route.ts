@@ -2,13 +2,12 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { refuseForbiddenEndpoint } from '../commands/endpoint-address-check.ts';
-import { ApiError } from '../http/api-error.ts';
 import type { InstanceAccessHooks } from '../http/auth.ts';
+import { ApiError, ErrorBody } from '../http/error-handler.ts';
 import type { AddressPolicy } from '../infra/network/address-policy.ts';
 import { probeBucket } from '../infra/s3/bucket-probe.ts';
 import { createS3Client, type S3Connection } from '../infra/s3/s3-client.ts';
-import { lateWorker, noWorker, type StoredTestAnswer } from './stored-credential-test.ts';
-import { failureResponse } from '../contract/failure-response.ts';
+import type { StoredTestAnswer } from './stored-credential-test.ts';
 import { instanceParams } from '../contract/instance-params.ts';
 import { toS3ConfigRequest, updateS3ConfigBody } from '../commands/update-s3-config.schema.ts';
 
@@ -23,8 +22,6 @@ export interface TestS3ConfigRouteDeps {
    */
   connection: S3Connection;
 }
-
-export const notEnabled = 'S3 storage is not enabled for this instance: send the settings to test';
 
 /** The fields of the POST, checked by the same rules; all required but endpoint and prefix. */
 function suppliedSettings(policy: AddressPolicy) {
@@ -76,15 +73,15 @@ export function testS3ConfigRoute(deps: TestS3ConfigRouteDeps) {
           body: suppliedSettings(deps.endpointPolicy).nullish(),
           response: {
             200: testS3ConfigResponse,
-            400: failureResponse,
-            401: failureResponse,
-            404: failureResponse,
-            413: failureResponse,
-            415: failureResponse,
-            429: failureResponse,
-            500: failureResponse,
-            503: failureResponse,
-            504: failureResponse,
+            400: ErrorBody,
+            401: ErrorBody,
+            404: ErrorBody,
+            413: ErrorBody,
+            415: ErrorBody,
+            429: ErrorBody,
+            500: ErrorBody,
+            503: ErrorBody,
+            504: ErrorBody,
           },
         },
       },
@@ -124,11 +121,11 @@ function storedAnswer(answer: StoredTestAnswer) {
         steps: answer.steps,
       };
     case 'notEnabled':
-      throw new ApiError(400, notEnabled);
+      throw new ApiError('s3-not-enabled');
     case 'noWorker':
-      throw new ApiError(503, noWorker);
+      throw new ApiError('no-worker');
     case 'late':
-      throw new ApiError(504, lateWorker);
+      throw new ApiError('worker-late');
     case 'failed':
       throw new Error('the worker could not test the stored credentials (see its log)');
   }

@@ -3,6 +3,7 @@
  * against the state folded from the instance's events. Pure: no I/O, no clock, no randomness;
  * whatever needs those (sealing, keyed digests, time) arrives inside the command.
  */
+import { StowageError } from '../shared/errors.ts';
 
 /** The non-secret fields, as stored and as answered. */
 export interface S3Settings {
@@ -122,19 +123,21 @@ export function evolve(state: S3ConfigState, event: S3ConfigEvent): S3ConfigStat
 }
 
 /** A command that cannot be carried out as asked; `field` names the request field at fault. */
-export class S3ConfigRejected extends Error {
+export class S3ConfigRejectedError extends StowageError {
+  declare readonly code: 'secret-required' | 'revision-mismatch';
+
   constructor(
-    readonly reason: 'secret-required' | 'revision-mismatch',
+    code: 'secret-required' | 'revision-mismatch',
     message: string,
     readonly field?: string,
   ) {
-    super(message);
+    super(code, message);
   }
 }
 
 export function decide(command: S3ConfigCommand, state: S3ConfigState): S3ConfigEvent[] {
   if (command.expectedRevision !== undefined && command.expectedRevision !== state.revision) {
-    throw new S3ConfigRejected(
+    throw new S3ConfigRejectedError(
       'revision-mismatch',
       `S3 configuration is at revision ${state.revision ?? 'none'}, not ${command.expectedRevision}`,
     );
@@ -196,7 +199,7 @@ function secretChange(
 ): SealedSecretChange {
   if (!secret) {
     if (state.status === 'enabled') return { change: 'unchanged' };
-    throw new S3ConfigRejected(
+    throw new S3ConfigRejectedError(
       'secret-required',
       'secretKey is required to enable S3 storage',
       'secretKey',

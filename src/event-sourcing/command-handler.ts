@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { BoundedMap } from '../shared/bounded-map.ts';
 import { KeyedMutex } from '../shared/keyed-mutex.ts';
+import { StowageError } from '../shared/errors.ts';
 import {
   StreamConflictError,
   type EventStore,
@@ -74,7 +75,11 @@ export interface HandledCommand<State> extends Folded<State> {
 }
 
 /** Appends lost to another process's append on the same stream, in a row, before giving up. */
-export class ConcurrentChangeError extends Error {}
+export class ConcurrentChangeError extends StowageError {
+  constructor(message: string) {
+    super('concurrent-change', message);
+  }
+}
 
 export interface CommandHandlerDeps<Command, State, Event> {
   eventStore: EventStore;

@@ -1,3 +1,4 @@
+import { StowageError } from '../shared/errors.ts';
 /**
  * The event store as the command side needs it: read one stream, append to it if nobody else
  * did in between. Projections read through the feed port (event-sourcing/projection/event-feed.ts).
@@ -58,11 +59,11 @@ export function parsePosition(text: string): LogPosition | undefined {
   return match ? [BigInt(match[1]!), BigInt(match[2]!)] : undefined;
 }
 
-export class StreamConflictError extends Error {
+export class StreamConflictError extends StowageError {
   constructor(
     readonly stream: string,
     readonly expected: ExpectedRevision,
   ) {
-    super(`stream ${stream} is not at the expected revision ${expected}`);
+    super('stream-conflict', `stream ${stream} is not at the expected revision ${expected}`);
   }
 }

@@ -7,8 +7,7 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { Logger } from '../infra/logger.ts';
-import { failureBody } from './api-error.ts';
-import { errorShape } from './error-shape.ts';
+import { errorBody, errorHandler } from './error-handler.ts';
 import { healthRoutes, type ReadinessCheck } from './health.ts';
 
 export interface AppOptions {
@@ -29,7 +28,7 @@ export function buildApp({ logger, readiness }: AppOptions) {
     logController: new LogController({ disableRequestLogging: true }),
     // Errors fastify raises before routing (an undecodable URL) bypass the error handler.
     frameworkErrors: (_error, _request, reply: FastifyReply) => {
-      void reply.code(400).send(failureBody('Invalid URL'));
+      void reply.code(400).send(errorBody('Invalid URL'));
     },
   }).withTypeProvider<ZodTypeProvider>();
   // Only JSON is served; without this, text/plain bodies would reach validation as strings
@@ -51,7 +50,7 @@ export function buildApp({ logger, readiness }: AppOptions) {
       'request completed',
     );
   });
-  app.register(errorShape);
+  app.register(errorHandler);
   app.register(healthRoutes(readiness));
   return app;
 }

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { isInstanceName } from '../domain/instance-name.ts';
-import { ApiError, instanceNotFound, invalidToken } from './api-error.ts';
+import { ApiError } from './error-handler.ts';
 
 /** Who a verified token speaks for. `instance` is set for instance tokens only. */
 export interface Principal {
@@ -54,7 +54,7 @@ export function instanceAccess(directory: AccessDirectory): InstanceAccessHooks 
       // The header's value is passed on, never logged or put into an error.
       const token = request.headers.token;
       const principal = typeof token === 'string' ? await directory.verifyToken(token) : null;
-      if (!principal) throw new ApiError(401, invalidToken);
+      if (!principal) throw new ApiError('invalid-token');
       request.principal = principal;
     },
 
@@ -62,14 +62,14 @@ export function instanceAccess(directory: AccessDirectory): InstanceAccessHooks 
       const principal = authenticatedPrincipal(request);
       const instance = (request.params as { instance?: unknown }).instance;
       if (principal.kind === 'instance') {
-        if (principal.instance !== instance) throw new ApiError(401, invalidToken);
+        if (principal.instance !== instance) throw new ApiError('invalid-token');
         return;
       }
       const exists =
         typeof instance === 'string' &&
         isInstanceName(instance) &&
         (await directory.instanceExists(principal.accountId, instance));
-      if (!exists) throw new ApiError(404, instanceNotFound);
+      if (!exists) throw new ApiError('instance-not-found');
     },
   };
 }

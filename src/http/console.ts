@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { failureBody } from './api-error.ts';
+import { errorBody } from './error-handler.ts';
 
 /** The console's static files, shipped as they are: `src/console/`, beside the sources. */
 export const consoleFolder = new URL('../console/', import.meta.url);
@@ -44,7 +44,7 @@ export async function consoleRoutes(app: FastifyInstance): Promise<void> {
   app.get<{ Params: { file: string } }>('/console/:file', page, async (request, reply) => {
     const file = request.params.file === '' ? index : files.get(request.params.file);
     if (!file) {
-      return reply.code(404).send(failureBody('Route not found'));
+      return reply.code(404).send(errorBody('Route not found'));
     }
     return reply.type(file.type).send(file.body);
   });

@@ -4,7 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
 import ipaddr from 'ipaddr.js';
-import { ApiError, rateLimitExceeded } from './api-error.ts';
+import { ApiError } from './error-handler.ts';
 
 export interface RequestRateLimitOptions {
   /** Requests each caller may make per window; the contract says 100 a minute. */
@@ -46,7 +46,7 @@ export const requestRateLimit = fp<RequestRateLimitOptions>(
       max,
       timeWindow: windowMs,
       keyGenerator: rateLimitKey,
-      errorResponseBuilder: () => new ApiError(429, rateLimitExceeded),
+      errorResponseBuilder: () => new ApiError('rate-limited'),
       // A Redis outage should cost the rate limit, not every request.
       skipOnError: true,
       ...(redis ? { redis, nameSpace: redisKeyPrefix } : {}),
@@ -59,7 +59,7 @@ export const requestRateLimit = fp<RequestRateLimitOptions>(
         const { token } = request.headers;
         if (typeof token === 'string' && isVerifiedToken(token)) return;
         reply.header('retry-after', failures.ttlInSeconds);
-        throw new ApiError(429, rateLimitExceeded);
+        throw new ApiError('rate-limited');
       }
     });
     app.addHook('onResponse', async (request, reply) => {

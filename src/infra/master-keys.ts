@@ -14,9 +14,9 @@ import {
 } from './sealing.ts';
 
 /**
- * The service-wide sealing keys. New instance keys are sealed to the current public key, which is
- * all the API needs; the worker, which opens secrets, holds the current secret half and, during a
- * rotation, the retired ones whose instance keys are not re-sealed yet.
+ * The service-wide master keys. New instance keys are sealed to the current public key, which is
+ * all the API needs; the worker, which opens secrets, holds the current private half and, during
+ * a rotation, the retired ones whose instance keys are not re-sealed yet.
  */
 export interface MasterKey {
   id: string;
@@ -29,13 +29,13 @@ export function masterKeyId(publicKey: Uint8Array): string {
   return createHash('sha256').update(publicKey).digest('base64url').slice(0, 16);
 }
 
-/** The secret half of the master key `id`, when this process holds it. */
-export function masterSecretFor(masterKey: MasterKey, id: string): Keypair | undefined {
+/** The keypair of the master key `id`, when this process holds its private half. */
+export function masterKeypairFor(masterKey: MasterKey, id: string): Keypair | undefined {
   if (id === masterKey.id) return masterKey.keypair;
   return masterKey.retired?.find((keypair) => masterKeyId(keypair.publicKey) === id);
 }
 
-/** Every master key id whose secret half this process holds, the current one first. */
+/** Every master key id whose private half this process holds, the current one first. */
 export function heldMasterKeyIds(masterKey: MasterKey): string[] {
   const retired = (masterKey.retired ?? []).map((keypair) => masterKeyId(keypair.publicKey));
   return masterKey.keypair ? [masterKey.id, ...retired] : retired;
@@ -51,23 +51,23 @@ export async function loadMasterKey(settings: Settings, log: Logger): Promise<Ma
     );
   }
   const retired = retiredTexts.map((text) => {
-    const secretKey = fromBase64Url(text);
-    return { publicKey: publicKeyOf(secretKey), secretKey };
+    const privateKey = fromBase64Url(text);
+    return { publicKey: publicKeyOf(privateKey), privateKey };
   });
   return { ...current, retired };
 }
 
 async function loadCurrentMasterKey(settings: Settings, log: Logger): Promise<MasterKey> {
-  const { STOWAGE_SEAL_PUBLIC_KEY: publicText, STOWAGE_SEAL_SECRET_KEY: secretText } = settings;
-  if (secretText) {
-    const secretKey = fromBase64Url(secretText);
-    const publicKey = publicKeyOf(secretKey);
+  const { STOWAGE_SEAL_PUBLIC_KEY: publicText, STOWAGE_SEAL_SECRET_KEY: privateText } = settings;
+  if (privateText) {
+    const privateKey = fromBase64Url(privateText);
+    const publicKey = publicKeyOf(privateKey);
     if (publicText && !constantTimeEqual(publicKey, fromBase64Url(publicText))) {
       throw new SettingsError(
         'invalid setting STOWAGE_SEAL_PUBLIC_KEY: it is not the public half of STOWAGE_SEAL_SECRET_KEY',
       );
     }
-    return { id: masterKeyId(publicKey), publicKey, keypair: { publicKey, secretKey } };
+    return { id: masterKeyId(publicKey), publicKey, keypair: { publicKey, privateKey } };
   }
   if (publicText) {
     const publicKey = fromBase64Url(publicText);
@@ -81,18 +81,35 @@ async function loadDevelopmentKey(dataDir: string, log: Logger): Promise<MasterK
   if (!existsSync(file)) {
     const keypair = generateKeypair();
     await mkdir(resolve(dataDir), { recursive: true });
-    await writeFile(file, JSON.stringify(keypairToJson(keypair), null, 2) + '\n', { mode: 0o600 });
+    await writeFile(file, JSON.stringify(developmentKeyFile(keypair), null, 2) + '\n', {
+      mode: 0o600,
+    });
   }
-  const stored = JSON.parse(await readFile(file, 'utf8')) as { secretKey: string };
-  const secretKey = fromBase64Url(stored.secretKey);
-  const publicKey = publicKeyOf(secretKey);
+  const stored = JSON.parse(await readFile(file, 'utf8')) as StoredDevelopmentKey;
+  const privateKey = fromBase64Url(stored.secretKey);
+  const publicKey = publicKeyOf(privateKey);
   log.warn(
     { file },
-    'no STOWAGE_SEAL_PUBLIC_KEY / STOWAGE_SEAL_SECRET_KEY configured: using a development sealing key; production must supply its own (stowage keys generate)',
+    'no STOWAGE_SEAL_PUBLIC_KEY / STOWAGE_SEAL_SECRET_KEY configured: using a development master key; production must supply its own (stowage keys generate)',
   );
-  return { id: masterKeyId(publicKey), publicKey, keypair: { publicKey, secretKey } };
+  return { id: masterKeyId(publicKey), publicKey, keypair: { publicKey, privateKey } };
 }
 
-export function keypairToJson(keypair: Keypair): { publicKey: string; secretKey: string } {
-  return { publicKey: toBase64Url(keypair.publicKey), secretKey: toBase64Url(keypair.secretKey) };
+// The development key file keeps the field name it was first written with: renaming it would
+// orphan the key, and every secret sealed under it, in existing data directories.
+interface StoredDevelopmentKey {
+  publicKey: string;
+  secretKey: string;
+}
+
+function developmentKeyFile(keypair: Keypair): StoredDevelopmentKey {
+  const { publicKey, privateKey } = keypairToJson(keypair);
+  return { publicKey, secretKey: privateKey };
+}
+
+export function keypairToJson(keypair: Keypair): { publicKey: string; privateKey: string } {
+  return {
+    publicKey: toBase64Url(keypair.publicKey),
+    privateKey: toBase64Url(keypair.privateKey),
+  };
 }

@@ -1,44 +1,57 @@
 import sodium from 'libsodium-wrappers';
 
-// libsodium's asm.js/wasm build must finish loading before any call.
-await sodium.ready;
+let loaded = false;
+
+/**
+ * libsodium's wasm build loads asynchronously. The composition root (the CLI entry, a test's or a
+ * bench's set-up) awaits this once; every function below is synchronous after it.
+ */
+export async function initSealing(): Promise<void> {
+  await sodium.ready;
+  loaded = true;
+}
+
+function libsodium(): typeof sodium {
+  if (!loaded) throw new Error('libsodium is not loaded: await initSealing() first');
+  return sodium;
+}
 
 export interface Keypair {
   publicKey: Uint8Array;
-  secretKey: Uint8Array;
+  privateKey: Uint8Array;
 }
 
 export function generateKeypair(): Keypair {
-  const { publicKey, privateKey } = sodium.crypto_box_keypair();
-  return { publicKey, secretKey: privateKey };
+  const { publicKey, privateKey } = libsodium().crypto_box_keypair();
+  return { publicKey, privateKey };
 }
 
-/** The public half of an X25519 secret key. */
-export function publicKeyOf(secretKey: Uint8Array): Uint8Array {
-  return sodium.crypto_scalarmult_base(secretKey);
+/** The public half of an X25519 private key. */
+export function publicKeyOf(privateKey: Uint8Array): Uint8Array {
+  return libsodium().crypto_scalarmult_base(privateKey);
 }
 
-/** Anonymous encryption to `publicKey` (crypto_box_seal): only the secret key's holder can open it. */
+/** Anonymous encryption to `publicKey` (crypto_box_seal): only the private key's holder can open it. */
 export function sealTo(publicKey: Uint8Array, plaintext: Uint8Array): Uint8Array {
-  return sodium.crypto_box_seal(plaintext, publicKey);
+  return libsodium().crypto_box_seal(plaintext, publicKey);
 }
 
 /** Opens a sealed box; throws when the keypair is not the one it was sealed to or it was altered. */
 export function openSealed(keypair: Keypair, ciphertext: Uint8Array): Uint8Array {
-  return sodium.crypto_box_seal_open(ciphertext, keypair.publicKey, keypair.secretKey);
+  return libsodium().crypto_box_seal_open(ciphertext, keypair.publicKey, keypair.privateKey);
 }
 
 export function randomBytes(length: number): Uint8Array {
-  return sodium.randombytes_buf(length);
+  return libsodium().randombytes_buf(length);
 }
 
 /** HMAC-SHA-512-256: a keyed digest, so equal secrets can be recognised without an unkeyed hash. */
 export function macOf(key: Uint8Array, message: Uint8Array): Uint8Array {
-  return sodium.crypto_auth(message, key);
+  return libsodium().crypto_auth(message, key);
 }
 
 export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && sodium.memcmp(a, b);
+  return a.length === b.length && libsodium().memcmp(a, b);
 }
 
 export function toBase64Url(bytes: Uint8Array): string {

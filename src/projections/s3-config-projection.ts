@@ -19,7 +19,7 @@ export const s3ConfigProjectionName = 's3-config';
 
 /** What the projection needs of the keyring (InstanceKeyring fits): crypto-shredding, idempotent. */
 export interface KeyShredder {
-  destroy(keyId: string): Promise<void>;
+  shred(keyId: string): Promise<void>;
 }
 
 export type S3ConfigProjection = ProjectionDefinition<S3ConfigRecord, FoldedS3Configs>;
@@ -57,7 +57,7 @@ const destroyConcurrency = 4;
 async function destroyAll(keys: KeyShredder, keyIds: readonly string[]): Promise<void> {
   let next = 0;
   const worker = async () => {
-    while (next < keyIds.length) await keys.destroy(keyIds[next++]!);
+    while (next < keyIds.length) await keys.shred(keyIds[next++]!);
   };
   await Promise.all(Array.from({ length: Math.min(destroyConcurrency, keyIds.length) }, worker));
 }

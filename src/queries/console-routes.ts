@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { failureResponse } from '../contract/failure-response.ts';
 import { instanceParams } from '../contract/instance-params.ts';
+import { ErrorBody } from '../http/error-handler.ts';
 import { authenticatedPrincipal, type InstanceAccessHooks } from '../http/auth.ts';
 import {
   instanceListQuery,
@@ -43,10 +43,10 @@ export function consoleQueryRoutes(deps: ConsoleQueryRoutesDeps) {
           querystring: instanceListQuery,
           response: {
             200: instanceListResponse,
-            400: failureResponse,
-            401: failureResponse,
-            429: failureResponse,
-            500: failureResponse,
+            400: ErrorBody,
+            401: ErrorBody,
+            429: ErrorBody,
+            500: ErrorBody,
           },
         },
       },
@@ -69,11 +69,11 @@ export function consoleQueryRoutes(deps: ConsoleQueryRoutesDeps) {
           headers: tokenHeader,
           response: {
             200: uploadHistoryResponse,
-            400: failureResponse,
-            401: failureResponse,
-            404: failureResponse,
-            429: failureResponse,
-            500: failureResponse,
+            400: ErrorBody,
+            401: ErrorBody,
+            404: ErrorBody,
+            429: ErrorBody,
+            500: ErrorBody,
           },
         },
       },

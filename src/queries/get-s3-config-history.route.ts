@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { EventStore } from '../event-sourcing/event-store.ts';
-import { failureResponse } from '../contract/failure-response.ts';
 import { instanceParams } from '../contract/instance-params.ts';
+import { ErrorBody } from '../http/error-handler.ts';
 import type { InstanceAccessHooks } from '../http/auth.ts';
 import { instanceStream } from '../domain/s3-config.ts';
 import { auditTrail, pageOf } from './s3-config-history.ts';
@@ -35,11 +35,11 @@ export function getS3ConfigHistoryRoute(deps: GetS3ConfigHistoryRouteDeps) {
           querystring: historyQuery,
           response: {
             200: historyResponse,
-            400: failureResponse,
-            401: failureResponse,
-            404: failureResponse,
-            429: failureResponse,
-            500: failureResponse,
+            400: ErrorBody,
+            401: ErrorBody,
+            404: ErrorBody,
+            429: ErrorBody,
+            500: ErrorBody,
           },
         },
       },

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { comparePositions, type LogPosition } from '../event-sourcing/event-store.ts';
-import { failureResponse } from '../contract/failure-response.ts';
 import { instanceParams } from '../contract/instance-params.ts';
+import { ErrorBody } from '../http/error-handler.ts';
 import type { InstanceAccessHooks } from '../http/auth.ts';
 import {
   getS3ConfigHeaders,
@@ -57,11 +57,11 @@ export function getS3ConfigRoute(deps: GetS3ConfigRouteDeps) {
           headers: getS3ConfigHeaders,
           response: {
             200: getS3ConfigResponse,
-            400: failureResponse,
-            401: failureResponse,
-            404: failureResponse,
-            429: failureResponse,
-            500: failureResponse,
+            400: ErrorBody,
+            401: ErrorBody,
+            404: ErrorBody,
+            429: ErrorBody,
+            500: ErrorBody,
           },
         },
       },

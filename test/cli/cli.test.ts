@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { fromBase64Url, publicKeyOf, toBase64Url } from '../../src/infra/sealing.ts';
+import { fromBase64Url, initSealing, publicKeyOf, toBase64Url } from '../../src/infra/sealing.ts';
+await initSealing();
 
 const run = promisify(execFile);
 const stowage = new URL('../../bin/stowage.js', import.meta.url).pathname;

@@ -3,9 +3,11 @@ import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { keypairToJson } from '../../src/infra/master-keys.ts';
-import { generateKeypair } from '../../src/infra/sealing.ts';
+import { generateKeypair, initSealing } from '../../src/infra/sealing.ts';
 import { hostileHosts, withPort } from '../infra/network/hostile-hosts.ts';
 import { startTestApi, type TestApi } from '../support/api.ts';
+
+await initSealing();
 
 /**
  * Endpoints that lead into our own network, in every notation, through the real API as deployed

@@ -8,6 +8,9 @@ import { instanceStream } from '../../src/domain/s3-config.ts';
 import { postgresUnreferencedKeys } from '../../src/infra/postgres/unreferenced-keys.ts';
 import { commandSide, enabling } from '../support/command-side.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { initSealing } from '../../src/infra/sealing.ts';
+
+await initSealing();
 
 let database: TestDatabase;
 let side: ReturnType<typeof commandSide>;

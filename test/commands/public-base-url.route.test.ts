@@ -4,8 +4,10 @@ import { after, before, describe, test } from 'node:test';
 import { instanceStream } from '../../src/domain/s3-config.ts';
 import { PostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
 import { keypairToJson } from '../../src/infra/master-keys.ts';
-import { generateKeypair } from '../../src/infra/sealing.ts';
+import { generateKeypair, initSealing } from '../../src/infra/sealing.ts';
 import { startTestApi, type TestApi } from '../support/api.ts';
+
+await initSealing();
 
 let api: TestApi;
 let token: string;

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startTestApi, type TestApi } from '../support/api.ts';
+import { initSealing } from '../../src/infra/sealing.ts';
+
+await initSealing();
 
 // The seed's three curl examples, sent over a real listening server with the real Postgres
 // event store and projection; the answers must be the seed's.

@@ -2,6 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
 import { startTestApi, type TestApi } from '../support/api.ts';
+import { initSealing } from '../../src/infra/sealing.ts';
+
+await initSealing();
 
 let api: TestApi;
 let token: string;

@@ -2,11 +2,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { foldS3Config } from '../../src/commands/s3-config-stream.ts';
 import { instanceStream } from '../../src/domain/s3-config.ts';
-import { openSealed } from '../../src/infra/sealing.ts';
-import { openSecret, SecretContextMismatch } from '../../src/infra/secrets/secret-envelope.ts';
+import { initSealing, openSealed } from '../../src/infra/sealing.ts';
+import { openSecret, SecretContextMismatchError } from '../../src/infra/secrets/secret-envelope.ts';
 import { fromBase64Url } from '../../src/infra/sealing.ts';
 import { commandSide, disabling, enabling } from '../support/command-side.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+
+await initSealing();
 
 let database: TestDatabase;
 let side: ReturnType<typeof commandSide>;
@@ -65,7 +67,7 @@ describe('the S3 configuration command handler', () => {
     ]) {
       assert.throws(
         () => openSecret(sealed!.secret!.ciphertext!, context, keypair),
-        SecretContextMismatch,
+        SecretContextMismatchError,
       );
     }
   });
@@ -93,13 +95,13 @@ describe('the S3 configuration command handler', () => {
     }>('SELECT public_key, sealed_private_key FROM instance_keys');
     for (const { secret } of sealed) {
       for (const key of keys) {
-        const secretKey = openSealed(
+        const privateKey = openSealed(
           side.masterKey.keypair!,
           new Uint8Array(key.sealed_private_key),
         );
         assert.throws(() =>
           openSealed(
-            { publicKey: new Uint8Array(key.public_key), secretKey },
+            { publicKey: new Uint8Array(key.public_key), privateKey },
             fromBase64Url(secret!.ciphertext!),
           ),
         );

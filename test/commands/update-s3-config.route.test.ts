@@ -2,6 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { instanceStream } from '../../src/domain/s3-config.ts';
 import { startTestApi, type TestApi } from '../support/api.ts';
+import { initSealing } from '../../src/infra/sealing.ts';
+
+await initSealing();
 
 let api: TestApi;
 let accountToken: string;

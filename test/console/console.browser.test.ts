@@ -13,12 +13,14 @@ import { createKafka } from '../../src/infra/kafka.ts';
 import { createLogger } from '../../src/infra/logger.ts';
 import { keypairToJson } from '../../src/infra/master-keys.ts';
 import { PostgresAccessStore } from '../../src/infra/postgres/access-store.ts';
-import { generateKeypair } from '../../src/infra/sealing.ts';
+import { generateKeypair, initSealing } from '../../src/infra/sealing.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { kafkaBrokers, s3TestServer } from '../support/services.ts';
 import { createTestBucket, removeTestBucket, testS3Client } from '../support/buckets.ts';
 import { deleteTopics, sendRequests, uniqueWorkerNames, workerEnv } from '../support/kafka.ts';
 import { startStowage, type StowageProcess } from '../support/stowage-process.ts';
+
+await initSealing();
 
 const chromiumPath = '/usr/bin/chromium';
 const screenshots = fileURLToPath(new URL('../../.test-output/console/', import.meta.url));
@@ -77,7 +79,7 @@ describe('the console in a real browser, against stowage processes, Kafka and S3
     });
     worker = await startStowage({
       args: ['serve', '--roles', 'worker'],
-      env: { ...common, ...workerEnv(names), STOWAGE_SEAL_SECRET_KEY: keys.secretKey },
+      env: { ...common, ...workerEnv(names), STOWAGE_SEAL_SECRET_KEY: keys.privateKey },
       waitFor: 'live',
     });
     kafka = createKafka(kafkaBrokers(), 'stowage-console-test', logger);

@@ -3,16 +3,15 @@ import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
 import type { S3Client } from '@aws-sdk/client-s3';
 import {
-  notEnabled,
   testS3ConfigRoute,
   type TestS3ConfigRouteDeps,
 } from '../../src/credential-tests/test-s3-config.route.ts';
 import { buildApp, type App } from '../../src/http/app.ts';
 import { accessControl, instanceAccess } from '../../src/http/auth.ts';
+import { clientMessages } from '../../src/http/error-handler.ts';
 import { requestRateLimit } from '../../src/http/rate-limit.ts';
 import { PostgresAccessStore } from '../../src/infra/postgres/access-store.ts';
 import { createGuardedAgents } from '../../src/infra/s3/guarded-agents.ts';
-import { lateWorker, noWorker } from '../../src/credential-tests/stored-credential-test.ts';
 import { PostgresCredentialTestMailbox } from '../../src/infra/postgres/credential-test-mailbox.ts';
 import { PostgresInstanceKeyring } from '../../src/infra/postgres/postgres-instance-keyring.ts';
 import type { Projector } from '../../src/event-sourcing/projection/projector.ts';
@@ -27,6 +26,8 @@ import {
   removeTestBucket,
   testS3Client,
 } from '../support/buckets.ts';
+import { initSealing } from '../../src/infra/sealing.ts';
+await initSealing();
 
 describe('POST /api/instance/s3/:instance/test', () => {
   let database: TestDatabase;
@@ -178,7 +179,7 @@ describe('POST /api/instance/s3/:instance/test', () => {
         headers: { token },
       });
       assert.equal(response.statusCode, 504);
-      assert.equal(response.json().error.message, lateWorker);
+      assert.equal(response.json().error.message, clientMessages['worker-late']);
     } finally {
       await lonely.close();
     }
@@ -211,7 +212,10 @@ describe('POST /api/instance/s3/:instance/test', () => {
     const { instanceToken } = await access.createInstance('acme', 'other');
     const response = await probe('other', undefined, { token: instanceToken });
     assert.equal(response.statusCode, 400);
-    assert.deepEqual(response.json(), { success: false, error: { message: notEnabled } });
+    assert.deepEqual(response.json(), {
+      success: false,
+      error: { message: clientMessages['s3-not-enabled'] },
+    });
   });
 
   test('tokens and the body are checked like the POST', async () => {
@@ -239,7 +243,10 @@ describe('POST /api/instance/s3/:instance/test', () => {
         headers: { token },
       });
       assert.equal(response.statusCode, 503, response.body);
-      assert.deepEqual(response.json(), { success: false, error: { message: noWorker } });
+      assert.deepEqual(response.json(), {
+        success: false,
+        error: { message: clientMessages['no-worker'] },
+      });
       const { rows } = await database.pool.query(
         'SELECT count(*)::int AS n FROM credential_test_requests',
       );

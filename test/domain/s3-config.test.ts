@@ -5,7 +5,7 @@ import {
   evolve,
   initialState,
   publicView,
-  S3ConfigRejected,
+  S3ConfigRejectedError,
   type Actor,
   type S3ConfigCommand,
   type S3ConfigEvent,
@@ -61,8 +61,8 @@ const disabled: S3ConfigEvent = {
   data: { schemaVersion: 1, instance: 'my-instance', keyId: 'k1', actor, at },
 };
 
-const rejectedFor = (reason: S3ConfigRejected['reason']) => (error: Error) =>
-  error instanceof S3ConfigRejected && error.reason === reason;
+const rejectedFor = (code: S3ConfigRejectedError['code']) => (error: Error) =>
+  error instanceof S3ConfigRejectedError && error.code === code;
 
 describe('configuring S3', () => {
   test('enabling an unconfigured instance records the settings and the sealed secret', () => {

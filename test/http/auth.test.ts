@@ -6,11 +6,8 @@ import { z } from 'zod';
 import { buildApp, type App } from '../../src/http/app.ts';
 import { accessControl, authenticatedPrincipal, instanceAccess } from '../../src/http/auth.ts';
 import { parseToken } from '../../src/infra/access-token.ts';
-import {
-  PostgresAccessStore,
-  type CreatedAccount,
-  type CreatedInstance,
-} from '../../src/infra/postgres/access-store.ts';
+import type { CreatedAccount, CreatedInstance } from '../../src/infra/postgres/access-changes.ts';
+import { PostgresAccessStore } from '../../src/infra/postgres/access-store.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 
 let database: TestDatabase;

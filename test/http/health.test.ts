@@ -5,12 +5,14 @@ import pino from 'pino';
 import { buildApp } from '../../src/http/app.ts';
 import { keypairToJson } from '../../src/infra/master-keys.ts';
 import { createPool } from '../../src/infra/postgres/pool.ts';
-import { generateKeypair } from '../../src/infra/sealing.ts';
 import { s3ConfigProjectionName } from '../../src/projections/s3-config-projection.ts';
+import { generateKeypair, initSealing } from '../../src/infra/sealing.ts';
 import { startService } from '../../src/serve.ts';
 import { loadSettings } from '../../src/settings.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { waitUntil } from '../projections/support/read-model.ts';
+
+await initSealing();
 
 const silent = pino({ level: 'silent' });
 

@@ -8,6 +8,9 @@ import { s3ConfigProjection } from '../../src/projections/s3-config-projection.t
 import { commandSide, enabling } from '../support/command-side.ts';
 import { createTestDatabase } from '../support/database.ts';
 import { projectorOver, reached } from '../projections/support/projection-harness.ts';
+import { initSealing } from '../../src/infra/sealing.ts';
+
+await initSealing();
 
 test('GET /metrics answers the worker metrics in Prometheus text format', async () => {
   const metrics = createMetrics({ projectionLagSeconds: async () => 1.5 });

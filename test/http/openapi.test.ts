@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startTestApi, type TestApi } from '../support/api.ts';
+import { initSealing } from '../../src/infra/sealing.ts';
+
+await initSealing();
 
 let api: TestApi;
 before(async () => {

@@ -6,8 +6,10 @@ import pino from 'pino';
 import { hashSecret, mintToken } from '../../src/infra/access-token.ts';
 import { keypairToJson } from '../../src/infra/master-keys.ts';
 import { PostgresAccessStore } from '../../src/infra/postgres/access-store.ts';
-import { generateKeypair } from '../../src/infra/sealing.ts';
+import { generateKeypair, initSealing } from '../../src/infra/sealing.ts';
 import { startTestApi, type TestApi } from '../support/api.ts';
+
+await initSealing();
 
 /**
  * Requests without a valid token, over the real routes of the API as deployed, against a real

@@ -4,10 +4,12 @@ import { after, before, test } from 'node:test';
 import { createLogger } from '../../src/infra/logger.ts';
 import { keypairToJson } from '../../src/infra/master-keys.ts';
 import { PostgresAccessStore } from '../../src/infra/postgres/access-store.ts';
-import { generateKeypair } from '../../src/infra/sealing.ts';
+import { generateKeypair, initSealing } from '../../src/infra/sealing.ts';
 import { startService, type RunningService } from '../../src/serve.ts';
 import { loadSettings } from '../../src/settings.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+
+await initSealing();
 
 /** The API as deployed, logging at debug level into `lines`. */
 let database: TestDatabase;

@@ -6,10 +6,12 @@ import {
   keypairToJson,
   loadMasterKey,
   masterKeyId,
-  masterSecretFor,
+  masterKeypairFor,
 } from '../../src/infra/master-keys.ts';
-import { generateKeypair } from '../../src/infra/sealing.ts';
+import { generateKeypair, initSealing } from '../../src/infra/sealing.ts';
 import { loadSettings, SettingsError } from '../../src/settings.ts';
+
+await initSealing();
 
 const log = pino({ level: 'silent' });
 
@@ -18,8 +20,8 @@ test('a worker holds the current secret first, then the retired ones, each found
   const retired = [generateKeypair(), generateKeypair()];
   const masterKey = await loadMasterKey(
     loadSettings({
-      STOWAGE_SEAL_SECRET_KEY: keypairToJson(current).secretKey,
-      STOWAGE_SEAL_RETIRED_SECRET_KEYS: retired.map((k) => keypairToJson(k).secretKey).join(','),
+      STOWAGE_SEAL_SECRET_KEY: keypairToJson(current).privateKey,
+      STOWAGE_SEAL_RETIRED_SECRET_KEYS: retired.map((k) => keypairToJson(k).privateKey).join(','),
     }),
     log,
   );
@@ -27,9 +29,9 @@ test('a worker holds the current secret first, then the retired ones, each found
   assert.equal(masterKey.id, ids[0]);
   assert.deepEqual(heldMasterKeyIds(masterKey), ids);
   for (const [n, keypair] of [current, ...retired].entries()) {
-    assert.deepEqual(masterSecretFor(masterKey, ids[n]!)?.secretKey, keypair.secretKey);
+    assert.deepEqual(masterKeypairFor(masterKey, ids[n]!)?.privateKey, keypair.privateKey);
   }
-  assert.equal(masterSecretFor(masterKey, masterKeyId(generateKeypair().publicKey)), undefined);
+  assert.equal(masterKeypairFor(masterKey, masterKeyId(generateKeypair().publicKey)), undefined);
 });
 
 test('the API holds the public key only: no secret at all', async () => {
@@ -40,7 +42,7 @@ test('the API holds the public key only: no secret at all', async () => {
   );
   assert.equal(masterKey.id, masterKeyId(current.publicKey));
   assert.deepEqual(heldMasterKeyIds(masterKey), []);
-  assert.equal(masterSecretFor(masterKey, masterKey.id), undefined);
+  assert.equal(masterKeypairFor(masterKey, masterKey.id), undefined);
 });
 
 test('retired secrets without the current one are refused, naming the variable', async () => {
@@ -48,7 +50,7 @@ test('retired secrets without the current one are refused, naming the variable',
     loadMasterKey(
       loadSettings({
         STOWAGE_SEAL_PUBLIC_KEY: keypairToJson(generateKeypair()).publicKey,
-        STOWAGE_SEAL_RETIRED_SECRET_KEYS: keypairToJson(generateKeypair()).secretKey,
+        STOWAGE_SEAL_RETIRED_SECRET_KEYS: keypairToJson(generateKeypair()).privateKey,
       }),
       log,
     ),

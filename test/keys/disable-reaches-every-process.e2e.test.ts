@@ -25,6 +25,8 @@ import {
 import { postConfig, untilProjected } from './support/drill-traffic.ts';
 import { startStowage, type StowageProcess } from '../support/stowage-process.ts';
 import { newMasterKey } from '../support/stowage-cli.ts';
+import { initSealing } from '../../src/infra/sealing.ts';
+await initSealing();
 
 let database: TestDatabase;
 let kafka: Kafka;
@@ -71,7 +73,7 @@ test('a disable reaches a worker whose change listener was cut: the next message
   };
   const apiA = await service('api,projector', apiEnv);
   const apiB = await service('api', apiEnv);
-  await service('worker', { ...workerEnv(names), STOWAGE_SEAL_SECRET_KEY: masterKey.secretKey });
+  await service('worker', { ...workerEnv(names), STOWAGE_SEAL_SECRET_KEY: masterKey.privateKey });
   outcomes = await OutcomeCollector.start(kafka, names);
 
   const access = new PostgresAccessStore({

@@ -32,6 +32,8 @@ import {
   type KeysStatus,
   type TestMasterKey,
 } from '../support/stowage-cli.ts';
+import { initSealing } from '../../src/infra/sealing.ts';
+await initSealing();
 
 // The whole rotation drill of the README, under live traffic, with every role in a process of
 // its own: API processes get the public key only, workers the secrets.
@@ -78,10 +80,10 @@ describe('master key rotation drill', () => {
     collectors.push(collector);
     return collector;
   };
-  const keysStatus = async (secretKey: string) => {
+  const keysStatus = async (privateKey: string) => {
     const result = await runStowage(['keys', 'status'], {
       DATABASE_URL: database.url,
-      STOWAGE_SEAL_SECRET_KEY: secretKey,
+      STOWAGE_SEAL_SECRET_KEY: privateKey,
     });
     assert.equal(result.code, 0, result.stderr);
     return JSON.parse(result.stdout) as KeysStatus;
@@ -122,7 +124,7 @@ describe('master key rotation drill', () => {
   test('every enabled instance keeps uploading through the whole drill; no key is left on the old id', async () => {
     const live = names();
     const api1 = await api(oldKey.publicKey);
-    const worker1 = await worker(live, { STOWAGE_SEAL_SECRET_KEY: oldKey.secretKey });
+    const worker1 = await worker(live, { STOWAGE_SEAL_SECRET_KEY: oldKey.privateKey });
     const outcomes = await collect(live);
     for (const instance of instances) {
       const answer = await postConfig(api1.url, token, instance, bucketConfig(bucket, 'drill/'));
@@ -145,7 +147,7 @@ describe('master key rotation drill', () => {
       const newPublic = fresh.STOWAGE_SEAL_PUBLIC_KEY!;
       const bothSecrets = {
         STOWAGE_SEAL_SECRET_KEY: newSecret,
-        STOWAGE_SEAL_RETIRED_SECRET_KEYS: oldKey.secretKey,
+        STOWAGE_SEAL_RETIRED_SECRET_KEYS: oldKey.privateKey,
       };
       // 2. Workers first hold both secrets, so they open keys sealed to either.
       const worker2 = await worker(live, bothSecrets);
@@ -188,7 +190,7 @@ describe('master key rotation drill', () => {
       assert.equal(keysOn(status, oldKey.id), 0);
       assert.equal(keysOn(status, status.currentMasterKeyId), instances.length);
       assert.ok(!worker3.log().includes('master-key-unavailable'));
-      assert.ok(!api2.log().includes(newSecret) && !api2.log().includes(oldKey.secretKey));
+      assert.ok(!api2.log().includes(newSecret) && !api2.log().includes(oldKey.privateKey));
     } finally {
       await traffic.stop();
     }
@@ -196,7 +198,7 @@ describe('master key rotation drill', () => {
 
   test('a worker with only the old secret fails fast with master-key-unavailable, says so once, and is not ready', async () => {
     const stale = names();
-    const oldOnly = await worker(stale, { STOWAGE_SEAL_SECRET_KEY: oldKey.secretKey });
+    const oldOnly = await worker(stale, { STOWAGE_SEAL_SECRET_KEY: oldKey.privateKey });
     const outcomes = await collect(stale);
     const requests = instances.slice(0, 4).flatMap((instance) =>
       [1, 2].map(() => ({

@@ -9,10 +9,10 @@ import pg from 'pg';
 import { instanceStream } from '../../src/domain/s3-config.ts';
 import type { MasterKey } from '../../src/infra/master-keys.ts';
 import {
-  MasterKeyUnavailable,
+  MasterKeyUnavailableError,
   PostgresInstanceKeyring,
 } from '../../src/infra/postgres/postgres-instance-keyring.ts';
-import { openSealed } from '../../src/infra/sealing.ts';
+import { initSealing, openSealed } from '../../src/infra/sealing.ts';
 import { openSecret } from '../../src/infra/secrets/secret-envelope.ts';
 import { commandSide, disabling, enabling } from '../support/command-side.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
@@ -25,6 +25,8 @@ import {
   type KeysStatus,
   type TestMasterKey,
 } from '../support/stowage-cli.ts';
+
+await initSealing();
 
 const exec = promisify(execFile);
 
@@ -53,8 +55,8 @@ const status = async (env: Record<string, string>) => {
 };
 
 const rotatingEnv = () => ({
-  STOWAGE_SEAL_SECRET_KEY: newKey.secretKey,
-  STOWAGE_SEAL_RETIRED_SECRET_KEYS: oldKey.secretKey,
+  STOWAGE_SEAL_SECRET_KEY: newKey.privateKey,
+  STOWAGE_SEAL_RETIRED_SECRET_KEYS: oldKey.privateKey,
 });
 
 /** Every sealed secret in the instances' streams. */
@@ -110,7 +112,7 @@ describe('stowage keys rotate', () => {
   });
 
   test('rotate refuses to start without the current master secret, changing nothing', async () => {
-    const refused = await cli(['rotate'], { STOWAGE_SEAL_RETIRED_SECRET_KEYS: oldKey.secretKey });
+    const refused = await cli(['rotate'], { STOWAGE_SEAL_RETIRED_SECRET_KEYS: oldKey.privateKey });
     assert.equal(refused.code, 2);
     assert.match(refused.stderr, /set STOWAGE_SEAL_SECRET_KEY/);
     assert.equal(keysOn(await status(rotatingEnv()), oldKey.id), 34);
@@ -142,21 +144,21 @@ describe('stowage keys rotate', () => {
     const halfway = await status(rotatingEnv());
     const left = keysOn(halfway, oldKey.id);
     assert.ok(left > 0 && left < 34, `${left} keys left on the old master key`);
-    await assertEveryEnabledSecretOpens([newKey.secretKey, oldKey.secretKey]);
+    await assertEveryEnabledSecretOpens([newKey.privateKey, oldKey.privateKey]);
 
     const rotated = await cli(['rotate', '--batch-size', '5'], rotatingEnv());
     assert.equal(rotated.code, 0, rotated.stderr);
     assert.equal(JSON.parse(rotated.stdout).resealed, left);
     assert.match(rotated.stderr, /re-sealed\n/, 'progress on stderr');
     assert.match(rotated.stderr, /done, \d+ instance keys re-sealed/, 'a summary at the end');
-    const done = await status({ STOWAGE_SEAL_SECRET_KEY: newKey.secretKey });
+    const done = await status({ STOWAGE_SEAL_SECRET_KEY: newKey.privateKey });
     assert.deepEqual(done.masterKeys, [
       { masterKeyId: newKey.id, instanceKeys: 35, current: true, held: true },
     ]);
   });
 
   test('after it, the new secret alone opens every enabled secret; the old one opens nothing', async () => {
-    await assertEveryEnabledSecretOpens([newKey.secretKey]);
+    await assertEveryEnabledSecretOpens([newKey.privateKey]);
     const oldOnly = new PostgresInstanceKeyring(database.pool, {
       id: oldKey.id,
       publicKey: oldKey.keypair.publicKey,
@@ -165,7 +167,7 @@ describe('stowage keys rotate', () => {
     const enabled = (await sealedSecrets()).find((s) => !disabled.includes(s.instance));
     await assert.rejects(
       oldOnly.openKeypair(enabled!.keyId),
-      (error) => error instanceof MasterKeyUnavailable && error.masterKeyId === newKey.id,
+      (error) => error instanceof MasterKeyUnavailableError && error.masterKeyId === newKey.id,
     );
   });
 
@@ -197,7 +199,7 @@ describe('stowage keys rotate', () => {
           for (const ciphertext of ciphertexts) {
             assert.throws(() =>
               openSealed(
-                { publicKey: new Uint8Array(key.public_key), secretKey: held.secretKey },
+                { publicKey: new Uint8Array(key.public_key), privateKey: held.privateKey },
                 Buffer.from(ciphertext, 'base64url'),
               ),
             );
@@ -214,7 +216,7 @@ describe('stowage keys rotate', () => {
     const lost = newMasterKey();
     const orphanSide = commandSide(database, apiMasterKey(lost));
     await orphanSide.handle(enabling('rot-lost', 'x'));
-    const result = await cli(['rotate'], { STOWAGE_SEAL_SECRET_KEY: newKey.secretKey });
+    const result = await cli(['rotate'], { STOWAGE_SEAL_SECRET_KEY: newKey.privateKey });
     assert.equal(result.code, 1);
     assert.deepEqual(JSON.parse(result.stdout).notHeld, { [lost.id]: 1 });
   });
@@ -233,12 +235,12 @@ describe('stowage keys rotate', () => {
   });
 });
 
-async function assertEveryEnabledSecretOpens(secretKeys: string[]) {
-  const [current, ...retired] = secretKeys;
+async function assertEveryEnabledSecretOpens(privateKeys: string[]) {
+  const [current, ...retired] = privateKeys;
   const worker = new PostgresInstanceKeyring(database.pool, {
-    ...apiMasterKey(current === newKey.secretKey ? newKey : oldKey),
-    keypair: (current === newKey.secretKey ? newKey : oldKey).keypair,
-    retired: retired.map((secret) => (secret === oldKey.secretKey ? oldKey : newKey).keypair),
+    ...apiMasterKey(current === newKey.privateKey ? newKey : oldKey),
+    keypair: (current === newKey.privateKey ? newKey : oldKey).keypair,
+    retired: retired.map((secret) => (secret === oldKey.privateKey ? oldKey : newKey).keypair),
   });
   const enabled = (await sealedSecrets()).filter((s) => !disabled.includes(s.instance));
   assert.equal(enabled.length, instances.length - disabled.length);

@@ -12,6 +12,9 @@ import { PostgresEventStore } from '../../src/infra/event-store/postgres-event-s
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { assertReadModelMatchesLog, livePosition, waitUntil } from './support/read-model.ts';
 import { appendHistories, randomHistory, seededRandom } from './support/s3-config-workload.ts';
+import { initSealing } from '../../src/infra/sealing.ts';
+
+await initSealing();
 
 const script = fileURLToPath(new URL('../support/projector-process.ts', import.meta.url));
 const instances = 1000;

@@ -5,7 +5,7 @@ import type { RecordedEvent as EsdbRecordedEvent } from '@eventstore/db-client';
 import { instanceStream } from '../../src/domain/s3-config.ts';
 import { decodeRecord } from '../../src/infra/event-store/eventstoredb-records.ts';
 import { PostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
-import { CheckpointOfAnotherLog } from '../../src/event-sourcing/projection/checkpoints.ts';
+import { CheckpointOfAnotherLogError } from '../../src/event-sourcing/projection/checkpoints.ts';
 import type { EventFeed } from '../../src/event-sourcing/projection/event-feed.ts';
 import { PoisonEventError } from '../../src/event-sourcing/projection/project-batch.ts';
 import { projectionLagSeconds } from '../../src/event-sourcing/projection/projection-lag.ts';
@@ -18,6 +18,8 @@ import { commandSide, enabling } from '../support/command-side.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { capturingLogger, noKeys, projectorOver, reached } from './support/projection-harness.ts';
 import { livePosition, readModel } from './support/read-model.ts';
+import { initSealing } from '../../src/infra/sealing.ts';
+await initSealing();
 
 async function logColumns(database: TestDatabase) {
   const { rows } = await database.pool.query<{ log_store: string | null; log_id: string | null }>(
@@ -57,7 +59,7 @@ describe('checkpoints name the event log their position is in', () => {
     const projector = projectorOver(database, { logger });
 
     await assert.rejects(projector.done, (error: unknown) => {
-      assert.ok(error instanceof CheckpointOfAnotherLog);
+      assert.ok(error instanceof CheckpointOfAnotherLogError);
       assert.match(
         error.message,
         /written reading the eventstoredb event log c5a5d0c4-.* this process reads the postgres event log .*run `stowage replay`/,

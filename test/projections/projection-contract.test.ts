@@ -2,6 +2,9 @@ import { describe } from 'node:test';
 import { EventStoreDbEventStore } from '../../src/infra/event-store/eventstoredb-event-store.ts';
 import { PostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
 import { projectionContract } from './projection-contract.ts';
+import { initSealing } from '../../src/infra/sealing.ts';
+
+await initSealing();
 
 projectionContract('the projection over the Postgres event store', async (database) => ({
   store: new PostgresEventStore(database.pool, database.connect),

@@ -6,7 +6,7 @@ import { instanceStream } from '../../src/domain/s3-config.ts';
 import { PostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
 import { createPool } from '../../src/infra/postgres/pool.ts';
 import { PostgresInstanceKeyring } from '../../src/infra/postgres/postgres-instance-keyring.ts';
-import { CheckpointMoved } from '../../src/event-sourcing/projection/checkpoints.ts';
+import { CheckpointMovedError } from '../../src/event-sourcing/projection/checkpoints.ts';
 import { liveTarget } from '../../src/event-sourcing/projection/definition.ts';
 import {
   commitBatch,
@@ -33,6 +33,9 @@ import {
   seededRandom,
   updated,
 } from './support/s3-config-workload.ts';
+import { initSealing } from '../../src/infra/sealing.ts';
+
+await initSealing();
 
 const settings = {
   region: 'us-east-1',
@@ -58,7 +61,7 @@ describe('the S3 configuration projection', () => {
       create: (instance) => keyring.create(instance),
       find: (keyId) => keyring.find(keyId),
       discard: (keyId) => keyring.discard(keyId),
-      destroy: async () => {},
+      shred: async () => {},
     };
     const handle = createUpdateS3ConfigHandler({ eventStore: store, keyring: forgetful });
     await handle(enabling('alpha', 'first-secret'));
@@ -129,7 +132,7 @@ describe('the S3 configuration projection', () => {
     const run = { definition: s3Configs, target: live, from: start, log };
     await commitBatch(database.pool, run, events.slice(0, 2));
 
-    await assert.rejects(commitBatch(database.pool, run, events), CheckpointMoved);
+    await assert.rejects(commitBatch(database.pool, run, events), CheckpointMovedError);
     assert.equal((await readModel(database.pool)).get('gamma')?.revision, 1);
     assert.deepEqual(await livePosition(database.pool), events[1]!.position);
   });

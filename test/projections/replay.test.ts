@@ -4,17 +4,19 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { PostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
 import { keypairToJson } from '../../src/infra/master-keys.ts';
-import { generateKeypair } from '../../src/infra/sealing.ts';
-import { replayReadModel, ReplayBusy } from '../../src/event-sourcing/projection/replay.ts';
+import { replayReadModel, ReplayBusyError } from '../../src/event-sourcing/projection/replay.ts';
 import {
   s3ConfigProjection,
   s3ConfigProjectionName,
 } from '../../src/projections/s3-config-projection.ts';
+import { generateKeypair, initSealing } from '../../src/infra/sealing.ts';
 import { s3ConfigChangedChannel } from '../../src/projections/s3-config-table.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { noKeys, projectorOver, reached } from './support/projection-harness.ts';
 import { assertReadModelMatchesLog, livePosition } from './support/read-model.ts';
 import { appendHistories, randomHistory, seededRandom } from './support/s3-config-workload.ts';
+
+await initSealing();
 
 function workload(prefix: string, instances: number, length: number, seed: number) {
   const random = seededRandom(seed);
@@ -134,7 +136,7 @@ describe('stowage replay', () => {
     const results = await Promise.allSettled([replay(true), replay(true)]);
     assert.deepEqual(results.map((result) => result.status).sort(), ['fulfilled', 'rejected']);
     const rejected = results.find((result) => result.status === 'rejected');
-    assert.ok(rejected?.reason instanceof ReplayBusy);
+    assert.ok(rejected?.reason instanceof ReplayBusyError);
   });
 });
 

@@ -8,7 +8,7 @@ import { disabled, newEvent, updated } from './support/s3-config-workload.ts';
 // The fold is pure: a key shredder that is called fails the test.
 const given = projectionSpecification(
   s3ConfigProjection({
-    destroy: () => Promise.reject(new Error('the fold destroyed a key itself')),
+    shred: () => Promise.reject(new Error('the fold destroyed a key itself')),
   }),
 );
 

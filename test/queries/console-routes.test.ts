@@ -12,6 +12,9 @@ import { PostgresUploadHistoryViews } from '../../src/queries/upload-history-vie
 import { UploadHistoryRecorder } from '../../src/workers/media-upload/upload-history.ts';
 import { writeUploadStatuses } from '../../src/workers/media-upload/upload-status.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { initSealing } from '../../src/infra/sealing.ts';
+
+await initSealing();
 
 const logger = pino({ level: 'silent' });
 const rateLimit = 12;

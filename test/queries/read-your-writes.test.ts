@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { keypairToJson } from '../../src/infra/master-keys.ts';
-import { generateKeypair } from '../../src/infra/sealing.ts';
+import { generateKeypair, initSealing } from '../../src/infra/sealing.ts';
 import { startTestApi, type TestApi } from '../support/api.ts';
+
+await initSealing();
 
 let api: TestApi;
 let token: string;

@@ -15,6 +15,9 @@ import { PostgresS3ConfigViews } from '../../src/queries/s3-config-views.ts';
 import { awsSettings, commandSide, disabling, enabling } from '../support/command-side.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { projectorOver, reached } from '../projections/support/projection-harness.ts';
+import { initSealing } from '../../src/infra/sealing.ts';
+
+await initSealing();
 
 const token = { token: 'good-token' };
 // The production bound: a loaded test machine can take longer than a shorter one to project.

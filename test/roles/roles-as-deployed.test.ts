@@ -9,7 +9,7 @@ import { PostgresEventStore } from '../../src/infra/event-store/postgres-event-s
 import { createKafka } from '../../src/infra/kafka.ts';
 import { createLogger } from '../../src/infra/logger.ts';
 import { keypairToJson } from '../../src/infra/master-keys.ts';
-import { generateKeypair } from '../../src/infra/sealing.ts';
+import { generateKeypair, initSealing } from '../../src/infra/sealing.ts';
 import { startService, type RunningService } from '../../src/serve.ts';
 import { loadSettings, SettingsError } from '../../src/settings.ts';
 import { waitUntil } from '../projections/support/read-model.ts';
@@ -24,6 +24,8 @@ import {
 import { ConfiguredService } from '../support/configured-service.ts';
 import { deleteTopics, uniqueWorkerNames, type WorkerNames } from '../support/kafka.ts';
 import { workerEnvFor } from '../support/in-process-worker.ts';
+
+await initSealing();
 
 const readiness = async (service: RunningService) => {
   const response = await service.app.inject({ method: 'GET', url: '/health/ready' });
@@ -82,7 +84,7 @@ describe('roles as deployed: the API holds the public key only, the worker opens
   });
 
   test('an API process given the master secret key refuses to start, naming the variable', async () => {
-    const secret = keypairToJson(generateKeypair()).secretKey;
+    const secret = keypairToJson(generateKeypair()).privateKey;
     await assert.rejects(
       startTestApi({ STOWAGE_SEAL_SECRET_KEY: secret, STOWAGE_SEAL_PUBLIC_KEY: '' }),
       (error: unknown) =>

@@ -35,7 +35,7 @@ export class ConfiguredService {
     );
     const account = `acct-${randomUUID().slice(0, 8)}`;
     const { accountToken } = await api.access.createAccount(account);
-    return new ConfiguredService(api, keys.secretKey, account, accountToken);
+    return new ConfiguredService(api, keys.privateKey, account, accountToken);
   }
 
   async createInstance(): Promise<string> {

@@ -36,7 +36,7 @@ export function newMasterKey() {
   return {
     id: masterKeyId(keypair.publicKey),
     publicKey: toBase64Url(keypair.publicKey),
-    secretKey: toBase64Url(keypair.secretKey),
+    privateKey: toBase64Url(keypair.privateKey),
     keypair,
   };
 }

@@ -10,7 +10,7 @@ import { keypairToJson } from '../../src/infra/master-keys.ts';
 import { PostgresAccessStore } from '../../src/infra/postgres/access-store.ts';
 import { createPool } from '../../src/infra/postgres/pool.ts';
 import { createS3Client } from '../../src/infra/s3/s3-client.ts';
-import { generateKeypair } from '../../src/infra/sealing.ts';
+import { generateKeypair, initSealing } from '../../src/infra/sealing.ts';
 import { requiredEnv } from '../support/services.ts';
 import { startMediaServer } from '../support/media-server.ts';
 import { loadCompose } from './compose.ts';
@@ -25,12 +25,14 @@ import {
   runSetupService,
 } from './stack.ts';
 
+await initSealing();
+
 const started = Date.now();
 // What `.env` holds in a deployment: a fresh sealing keypair.
 const keys = keypairToJson(generateKeypair());
 const compose = loadCompose(new URL('../../docker-compose.yml', import.meta.url), {
   STOWAGE_SEAL_PUBLIC_KEY: keys.publicKey,
-  STOWAGE_SEAL_SECRET_KEY: keys.secretKey,
+  STOWAGE_SEAL_SECRET_KEY: keys.privateKey,
 });
 const service = (name: string) => compose.find((candidate) => candidate.name === name)!;
 const esdb = compose.find((candidate) => candidate.environment.EVENTSTORE_URL);
@@ -107,7 +109,7 @@ const access = new PostgresAccessStore({
   logger: pino({ level: 'silent' }),
 });
 const media = await startMediaServer();
-const canary = `canary-${keypairToJson(generateKeypair()).secretKey}`;
+const canary = `canary-${keypairToJson(generateKeypair()).privateKey}`;
 const reader = new TopicReader(kafka, { ...topics, all: Object.values(topics) }, canary);
 const stopReader = await reader.start(`stowage-system-observer-${Date.now()}`);
 const bucket = service('minio-setup').command.at(-1)!.split('/')[1]!;

@@ -25,6 +25,8 @@ import {
   type WorkerNames,
 } from '../support/kafka.ts';
 import { startTestWorker, type TestWorker } from '../support/in-process-worker.ts';
+import { initSealing } from '../../src/infra/sealing.ts';
+await initSealing();
 
 /**
  * Through the real worker and broker: media URLs that redirect to addresses refused even where

@@ -27,6 +27,8 @@ import {
 } from '../support/kafka.ts';
 import { patternBytes, startMediaServer, type MediaServer } from '../support/media-server.ts';
 import { startTestWorker, type TestWorker } from '../support/in-process-worker.ts';
+import { initSealing } from '../../src/infra/sealing.ts';
+await initSealing();
 
 /**
  * One bad message never stops its partition: each poison message below is followed by valid ones

@@ -22,6 +22,8 @@ import {
 } from '../support/kafka.ts';
 import { patternBytes } from '../support/media-server.ts';
 import { startTestWorker, type TestWorker } from '../support/in-process-worker.ts';
+import { initSealing } from '../../src/infra/sealing.ts';
+await initSealing();
 
 /**
  * Permanent links against the real broker and S3 server. S3Proxy speaks plain http, and a

@@ -34,6 +34,8 @@ import {
 } from '../support/media-server.ts';
 import { startStowage, type StowageProcess } from '../support/stowage-process.ts';
 import { startTestWorker, workerEnvFor, type TestWorker } from '../support/in-process-worker.ts';
+import { initSealing } from '../../src/infra/sealing.ts';
+await initSealing();
 
 const testServicesScript = fileURLToPath(
   new URL('../../scripts/test-services.sh', import.meta.url),

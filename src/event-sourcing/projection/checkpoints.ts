@@ -1,18 +1,20 @@
 import type { LogPosition } from '../event-store.ts';
 import type { Queryable } from './definition.ts';
 import type { LogIdentity } from './event-feed.ts';
+import { StowageError } from '../../shared/errors.ts';
 
 /** The stored checkpoint is not the one this writer started from: someone else moved it. */
-export class CheckpointMoved extends Error {
+export class CheckpointMovedError extends StowageError {
   constructor(readonly checkpoint: string) {
-    super(`projection checkpoint ${checkpoint} was moved by another writer`);
+    super('checkpoint-moved', `projection checkpoint ${checkpoint} was moved by another writer`);
   }
 }
 
 /** The checkpoint was written reading another event log: its position means nothing here. */
-export class CheckpointOfAnotherLog extends Error {
+export class CheckpointOfAnotherLogError extends StowageError {
   constructor(checkpoint: string, stored: LogIdentity, current: LogIdentity) {
     super(
+      'checkpoint-of-another-log',
       `projection checkpoint ${checkpoint} was written reading the ${stored.store} event log ${stored.id}, ` +
         `but this process reads the ${current.store} event log ${current.id}; ` +
         'run `stowage replay` to rebuild the read model from this event store, then restart the projector',
@@ -56,7 +58,7 @@ export async function readCheckpoint(
 }
 
 /**
- * Where to go on in `log` from: null when there is no checkpoint; CheckpointOfAnotherLog when it
+ * Where to go on in `log` from: null when there is no checkpoint; CheckpointOfAnotherLogError when it
  * is another log's.
  */
 export function resumePosition(
@@ -64,7 +66,7 @@ export function resumePosition(
   log: LogIdentity,
 ): LogPosition | null {
   if (checkpoint?.log && !sameLog(checkpoint.log, log)) {
-    throw new CheckpointOfAnotherLog(checkpoint.name, checkpoint.log, log);
+    throw new CheckpointOfAnotherLogError(checkpoint.name, checkpoint.log, log);
   }
   return checkpoint?.position ?? null;
 }
@@ -88,7 +90,7 @@ function sameLog(a: LogIdentity, b: LogIdentity): boolean {
 
 /**
  * Optimistic fencing, the first statement of a projection transaction: locks the checkpoint row if
- * it is still at `expected` (creating it when `expected` is null), else throws CheckpointMoved.
+ * it is still at `expected` (creating it when `expected` is null), else throws CheckpointMovedError.
  * Taking this lock before any row lock orders every writer of the read model the same way.
  */
 export async function claimCheckpoint(
@@ -108,7 +110,7 @@ export async function claimCheckpoint(
          VALUES ($1, 0, 0, $2, $3) ON CONFLICT (name) DO NOTHING`,
         [name, log.store, log.id],
       );
-  if (rowCount !== 1) throw new CheckpointMoved(name);
+  if (rowCount !== 1) throw new CheckpointMovedError(name);
 }
 
 /**

@@ -10,11 +10,13 @@ import type {
   Queryable,
 } from './definition.ts';
 import type { FeedEvent, LogIdentity } from './event-feed.ts';
+import { StowageError } from '../../shared/errors.ts';
 
 /** An event the projection cannot apply; it stops there, with its checkpoint just before it. */
-export class PoisonEventError extends Error {
+export class PoisonEventError extends StowageError {
   constructor(readonly event: PoisonEvent) {
     super(
+      'poison-event',
       `poison event ${event.type} in stream ${event.stream} at revision ${event.revision} (position ${formatPosition(event.position)}): ${event.reason}`,
     );
   }

@@ -4,8 +4,8 @@ import type { Logger } from '../../infra/logger.ts';
 import type { Pool } from '../../infra/postgres/pool.ts';
 import { holdAdvisoryLock } from './advisory-lock.ts';
 import {
-  CheckpointMoved,
-  CheckpointOfAnotherLog,
+  CheckpointMovedError,
+  CheckpointOfAnotherLogError,
   readCheckpoint,
   resumePosition,
 } from './checkpoints.ts';
@@ -38,7 +38,7 @@ export interface ProjectorStats {
 export interface Projector {
   /**
    * Settles once stopped: resolves after stop() or the signal, rejects with PoisonEventError or
-   * CheckpointOfAnotherLog.
+   * CheckpointOfAnotherLogError.
    */
   readonly done: Promise<void>;
   stats(): Readonly<ProjectorStats>;
@@ -115,11 +115,11 @@ async function run<Row, Folded extends FoldedBatch<Row>>(
         );
         throw error;
       }
-      if (error instanceof CheckpointOfAnotherLog) {
+      if (error instanceof CheckpointOfAnotherLogError) {
         log.error(error.message);
         throw error;
       }
-      if (error instanceof CheckpointMoved) {
+      if (error instanceof CheckpointMovedError) {
         // A replay swapped in a rebuilt read model, or a projector that lost the lock committed
         // first: the stored checkpoint is the truth, so start over from it.
         log.info('checkpoint moved by another writer; resuming from it');

@@ -18,6 +18,7 @@ import {
   swapInRebuild,
   type RowDifference,
 } from './rebuild-table.ts';
+import { StowageError } from '../../shared/errors.ts';
 
 export interface ReplayDeps<Row, Folded extends FoldedBatch<Row>> {
   definition: ProjectionDefinition<Row, Folded>;
@@ -39,7 +40,11 @@ export interface ReplayOutcome {
   liveBehind: boolean;
 }
 
-export class ReplayBusy extends Error {}
+export class ReplayBusyError extends StowageError {
+  constructor(message: string) {
+    super('replay-busy', message);
+  }
+}
 
 // The bulk of the log counts as read once a batch comes back short, or nothing arrived for this
 // long after the last one. Stopping early costs no correctness, only time: the rebuild is then
@@ -88,7 +93,7 @@ async function alone<T>(pool: Pool, lockName: string, work: () => Promise<T>): P
       'SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS held',
       [lockName],
     );
-    if (!rows[0]?.held) throw new ReplayBusy('another replay of the read model is running');
+    if (!rows[0]?.held) throw new ReplayBusyError('another replay of the read model is running');
     result = await work();
     await session.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [lockName]);
   } catch (error) {

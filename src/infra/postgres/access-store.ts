@@ -1,21 +1,23 @@
-import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { isInstanceName } from '../../domain/instance-name.ts';
 import type { AccessDirectory, Principal } from '../../http/auth.ts';
 import {
   legacyTokenIdLength,
-  mintToken,
   parseToken,
   secretMatches,
-  type MintedToken,
   type ParsedToken,
 } from '../access-token.ts';
 import { ExpiringCache } from '../../shared/expiring-cache.ts';
+import {
+  createAccount,
+  createInstance,
+  revokeToken,
+  tokensChannel,
+  type CreatedAccount,
+  type CreatedInstance,
+} from './access-changes.ts';
 import { ChannelListener } from './channel-listener.ts';
 import type { Logger } from '../logger.ts';
-import { inTransaction, type Pool, type PoolClient } from './pool.ts';
-
-export const tokensChannel = 'stowage_tokens';
+import type { Pool } from './pool.ts';
 
 // Long enough to keep the database off the path of a client's burst of requests; revocation does
 // not wait for it, since every listening process drops a revoked token at once.
@@ -27,31 +29,6 @@ const unknownLimit = 100_000;
 // Tokens seen valid, remembered only to let their holders past an address that others' failures
 // locked: such a request is still authenticated as usual, so a revoked one merely costs a query.
 const knownGoodTtlMs = 10 * 60_000;
-
-/** A create or revoke that cannot be done as asked; its message is one line for the operator. */
-export class AccessChangeRejected extends Error {}
-
-export interface Account {
-  id: string;
-  name: string;
-}
-
-export interface Instance {
-  name: string;
-  accountId: string;
-}
-
-export interface CreatedAccount {
-  account: Account;
-  accountToken: string;
-  tokenId: string;
-}
-
-export interface CreatedInstance {
-  instance: Instance;
-  instanceToken: string;
-  tokenId: string;
-}
 
 export interface AccessStoreOptions {
   pool: Pool;
@@ -73,9 +50,10 @@ interface VerifiedToken {
 }
 
 /**
- * Accounts, instances and their access tokens in Postgres. Verified tokens are cached for a few
+ * Who may call, checked against Postgres on each request. Verified tokens are cached for a few
  * seconds, but only while this store listens for revocations: without the listener a revoked
- * token could be honoured until its entry expired.
+ * token could be honoured until its entry expired. The operator's changes (access-changes.ts) go
+ * through here too, so that a revocation also drops this process's cached token at once.
  */
 export class PostgresAccessStore implements AccessDirectory {
   private readonly verified = new ExpiringCache<string, VerifiedToken>(
@@ -104,61 +82,16 @@ export class PostgresAccessStore implements AccessDirectory {
     });
   }
 
-  async createAccount(name: string): Promise<CreatedAccount> {
-    requireName('account', name);
-    const account: Account = { id: randomUUID(), name };
-    const minted = mintToken();
-    try {
-      await inTransaction(this.options.pool, async (client) => {
-        await client.query('INSERT INTO accounts (id, name) VALUES ($1, $2)', [account.id, name]);
-        await insertToken(client, minted, account.id, null);
-      });
-    } catch (error) {
-      if (isUniqueViolation(error, 'accounts_name_key')) {
-        throw new AccessChangeRejected(`account "${name}" already exists`);
-      }
-      throw error;
-    }
-    return { account, accountToken: minted.token, tokenId: minted.tokenId };
+  createAccount(name: string): Promise<CreatedAccount> {
+    return createAccount(this.options.pool, name);
   }
 
-  async createInstance(accountName: string, instanceName: string): Promise<CreatedInstance> {
-    requireName('instance', instanceName);
-    const minted = mintToken();
-    try {
-      const instance = await inTransaction(this.options.pool, async (client) => {
-        const { rows } = await client.query<{ id: string }>(
-          'SELECT id FROM accounts WHERE name = $1',
-          [accountName],
-        );
-        const accountId = rows[0]?.id;
-        if (!accountId) throw new AccessChangeRejected(`no account named "${accountName}"`);
-        await client.query('INSERT INTO instances (name, account_id) VALUES ($1, $2)', [
-          instanceName,
-          accountId,
-        ]);
-        await insertToken(client, minted, accountId, instanceName);
-        return { name: instanceName, accountId };
-      });
-      return { instance, instanceToken: minted.token, tokenId: minted.tokenId };
-    } catch (error) {
-      if (isUniqueViolation(error, 'instances_pkey')) {
-        throw new AccessChangeRejected(`instance "${instanceName}" already exists`);
-      }
-      throw error;
-    }
+  createInstance(accountName: string, instanceName: string): Promise<CreatedInstance> {
+    return createInstance(this.options.pool, accountName, instanceName);
   }
 
-  /** Revoking twice is allowed; listening processes are told on commit, in the same statement. */
   async revokeToken(tokenId: string): Promise<void> {
-    const { rowCount } = await this.options.pool.query(
-      `WITH revoked AS (
-         UPDATE access_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1 RETURNING id
-       )
-       SELECT pg_notify('${tokensChannel}', id) FROM revoked`,
-      [tokenId],
-    );
-    if (!rowCount) throw new AccessChangeRejected(`no token with id "${tokenId}"`);
+    await revokeToken(this.options.pool, tokenId);
     this.forget(tokenId);
   }
 
@@ -247,41 +180,9 @@ export class PostgresAccessStore implements AccessDirectory {
   }
 }
 
-function requireName(what: 'account' | 'instance', name: string): void {
-  if (!isInstanceName(name)) {
-    throw new AccessChangeRejected(
-      `invalid ${what} name ${JSON.stringify(name)}: use 1 to 100 letters, digits, dots, underscores and hyphens, starting with a letter or digit`,
-    );
-  }
-}
-
-async function insertToken(
-  client: PoolClient,
-  minted: MintedToken,
-  accountId: string,
-  instanceName: string | null,
-): Promise<void> {
-  await client.query(
-    `INSERT INTO access_tokens (id, kind, account_id, instance_name, hash)
-     VALUES ($1, $2, $3, $4, $5)`,
-    [
-      minted.tokenId,
-      instanceName ? 'instance' : 'account',
-      accountId,
-      instanceName,
-      minted.secretHash,
-    ],
-  );
-}
-
 function principalOf(tokenId: string, row: TokenRow): Principal {
   if (row.kind === 'account') return { kind: 'account', tokenId, accountId: row.account_id };
   // The table's CHECK rules this out; an instance token must never pass for an account token.
   if (!row.instance_name) throw new Error(`instance token ${tokenId} names no instance`);
   return { kind: 'instance', tokenId, accountId: row.account_id, instance: row.instance_name };
-}
-
-function isUniqueViolation(error: unknown, constraint: string): boolean {
-  const pgError = error as { code?: string; constraint?: string };
-  return pgError.code === '23505' && pgError.constraint === constraint;
 }

@@ -1,4 +1,4 @@
-import { masterSecretFor, type MasterKey } from '../master-keys.ts';
+import { masterKeypairFor, type MasterKey } from '../master-keys.ts';
 import { openSealed, sealTo } from '../sealing.ts';
 import { inTransaction, type Pool } from './pool.ts';
 
@@ -75,7 +75,7 @@ async function rotationPass(
       const ids: string[] = [];
       const sealed: Buffer[] = [];
       for (const row of rows) {
-        const secret = masterSecretFor(masterKey, row.master_key_id);
+        const secret = masterKeypairFor(masterKey, row.master_key_id);
         if (!secret) {
           progress.notHeld.set(
             row.master_key_id,

@@ -3,10 +3,11 @@ import type pg from 'pg';
 import type { InstanceKey, InstanceKeyring } from '../../commands/instance-keyring.ts';
 import { ExpiringCache } from '../../shared/expiring-cache.ts';
 import type { Logger } from '../logger.ts';
-import { masterSecretFor, type MasterKey } from '../master-keys.ts';
+import { masterKeypairFor, type MasterKey } from '../master-keys.ts';
 import { generateKeypair, openSealed, randomBytes, sealTo, type Keypair } from '../sealing.ts';
 import { ChannelListener } from './channel-listener.ts';
 import type { Pool } from './pool.ts';
+import { StowageError } from '../../shared/errors.ts';
 
 /** Told the id of every deleted instance key: processes that cache key material drop it. */
 export const instanceKeyDeletedChannel = 'stowage_instance_key_deleted';
@@ -15,10 +16,13 @@ const cacheLimit = 10_000;
 // A safety net for a deletion whose announcement was missed without the listener noticing.
 const cacheTtlMs = 5 * 60_000;
 
-/** An instance key sealed to a master key whose secret half this process does not hold. */
-export class MasterKeyUnavailable extends Error {
+/** An instance key sealed to a master key whose private half this process does not hold. */
+export class MasterKeyUnavailableError extends StowageError {
   constructor(readonly masterKeyId: string) {
-    super(`instance key is sealed to master key ${masterKeyId}, which this process does not hold`);
+    super(
+      'master-key-unavailable',
+      `instance key is sealed to master key ${masterKeyId}, which this process does not hold`,
+    );
   }
 }
 
@@ -75,12 +79,12 @@ export class PostgresInstanceKeyring implements InstanceKeyring {
         key.id,
         instance,
         Buffer.from(key.publicKey),
-        Buffer.from(sealTo(this.masterKey.publicKey, keypair.secretKey)),
+        Buffer.from(sealTo(this.masterKey.publicKey, keypair.privateKey)),
         Buffer.from(key.macKey),
         this.masterKey.id,
       ],
     );
-    keypair.secretKey.fill(0);
+    keypair.privateKey.fill(0);
     this.remember(key);
     return key;
   }
@@ -104,7 +108,7 @@ export class PostgresInstanceKeyring implements InstanceKeyring {
   }
 
   /** Deletes the row (crypto-shredding) and tells every process; idempotent. */
-  async destroy(keyId: string): Promise<void> {
+  async shred(keyId: string): Promise<void> {
     this.cache.delete(keyId);
     await this.pool.query(
       `WITH deleted AS (DELETE FROM instance_keys WHERE key_id = $1 RETURNING key_id)
@@ -114,12 +118,12 @@ export class PostgresInstanceKeyring implements InstanceKeyring {
   }
 
   discard(keyId: string): Promise<void> {
-    return this.destroy(keyId);
+    return this.shred(keyId);
   }
 
   /**
    * The private half, for the worker that opens secrets; undefined once destroyed. Throws
-   * MasterKeyUnavailable when the row is sealed to a master key this process does not hold.
+   * MasterKeyUnavailableError when the row is sealed to a master key this process does not hold.
    */
   async openKeypair(keyId: string): Promise<Keypair | undefined> {
     const { rows } = await this.pool.query<{
@@ -132,14 +136,14 @@ export class PostgresInstanceKeyring implements InstanceKeyring {
     );
     const row = rows[0];
     if (!row) return undefined;
-    const master = masterSecretFor(this.masterKey, row.master_key_id);
+    const master = masterKeypairFor(this.masterKey, row.master_key_id);
     if (!master) {
       this.missingMasterKeys.add(row.master_key_id);
-      throw new MasterKeyUnavailable(row.master_key_id);
+      throw new MasterKeyUnavailableError(row.master_key_id);
     }
     return {
       publicKey: new Uint8Array(row.public_key),
-      secretKey: openSealed(master, new Uint8Array(row.sealed_private_key)),
+      privateKey: openSealed(master, new Uint8Array(row.sealed_private_key)),
     };
   }
 

@@ -8,16 +8,15 @@ import {
   type AddressCheck,
   type AddressPolicy,
 } from '../network/address-policy.ts';
+import { StowageError } from '../../shared/errors.ts';
 
 /** A connection the SSRF guard refused: the host is, or resolves only to, a forbidden address. */
-export class RefusedAddressError extends Error {
-  readonly code = 'ESTOWAGEREFUSED';
-
+export class RefusedAddressError extends StowageError {
   constructor(
     readonly host: string,
     readonly problem: string,
   ) {
-    super(`connection to ${host} refused: the address ${problem}`);
+    super('ESTOWAGEREFUSED', `connection to ${host} refused: the address ${problem}`);
   }
 }
 

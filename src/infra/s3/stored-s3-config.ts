@@ -2,8 +2,9 @@ import type { S3ConfigRecord } from '../../projections/s3-config-fold.ts';
 import { loadRecords, s3ConfigTables } from '../../projections/s3-config-table.ts';
 import type { Pool } from '../postgres/pool.ts';
 import type { Keypair } from '../sealing.ts';
-import { openSecret, SecretContextMismatch } from '../secrets/secret-envelope.ts';
+import { openSecret, SecretContextMismatchError } from '../secrets/secret-envelope.ts';
 import type { S3Location } from './s3-client.ts';
+import { StowageError } from '../../shared/errors.ts';
 
 /** Opens an enablement's private key: only the worker side, which holds the master secret. */
 export interface InstanceKeyOpener {
@@ -21,9 +22,9 @@ export interface StoredS3Target {
 }
 
 /** The stored secret cannot be opened with the key it names: the configuration is unusable. */
-export class StoredSecretUnusable extends Error {
+export class StoredSecretUnusableError extends StowageError {
   constructor() {
-    super('the stored secret key cannot be opened');
+    super('stored-secret-unusable', 'the stored secret key cannot be opened');
   }
 }
 
@@ -52,12 +53,12 @@ export async function openStoredTarget(
       keypair,
     );
   } catch (error) {
-    if (error instanceof SecretContextMismatch || isUnopenable(error)) {
-      throw new StoredSecretUnusable();
+    if (error instanceof SecretContextMismatchError || isUnopenable(error)) {
+      throw new StoredSecretUnusableError();
     }
     throw error;
   } finally {
-    keypair.secretKey.fill(0);
+    keypair.privateKey.fill(0);
   }
   return {
     revision: record.revision,

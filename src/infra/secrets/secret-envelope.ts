@@ -1,4 +1,5 @@
 import { fromBase64Url, openSealed, sealTo, toBase64Url, type Keypair } from '../sealing.ts';
+import { StowageError } from '../../shared/errors.ts';
 
 /**
  * Where a sealed secret belongs. Sealed boxes do not authenticate who sealed them, so the context
@@ -16,9 +17,9 @@ interface Envelope extends SecretContext {
   secretKey: string;
 }
 
-export class SecretContextMismatch extends Error {
+export class SecretContextMismatchError extends StowageError {
   constructor() {
-    super('sealed secret belongs to another instance, revision or key');
+    super('secret-context-mismatch', 'sealed secret belongs to another instance, revision or key');
   }
 }
 
@@ -44,7 +45,7 @@ export function openSecret(
     envelope.revision !== context.revision ||
     envelope.keyId !== context.keyId
   ) {
-    throw new SecretContextMismatch();
+    throw new SecretContextMismatchError();
   }
   return envelope.secretKey;
 }

@@ -17,7 +17,7 @@ export interface CredentialTestResponderDeps {
   /** A dedicated connection for LISTEN. */
   connect: () => Promise<pg.Client>;
   mailbox: PostgresCredentialTestMailbox;
-  /** Must hold the master key's secret half. */
+  /** Must hold the master key's private half. */
   keys: InstanceKeyOpener;
   /** Whether customer endpoints may be private addresses (STOWAGE_ALLOW_PRIVATE_ENDPOINTS). */
   allowPrivateEndpoints: boolean;

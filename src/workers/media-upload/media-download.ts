@@ -1,6 +1,6 @@
 import { meterMedia, tooLarge, type StreamedMedia } from './media-meter.ts';
 import { openMediaUrl, type SourceConnection } from './media-source.ts';
-import { UploadFailure } from './upload-failure.ts';
+import { UploadFailedError } from './upload-failure.ts';
 
 /** What one media URL may cost: a slot for at most `timeoutMs`, at most `maxBytes` of storage. */
 export interface DownloadLimits {
@@ -22,7 +22,7 @@ export async function downloadMedia(
   limits: DownloadLimits,
   signal: AbortSignal,
 ): Promise<StreamedMedia> {
-  const tooSlow = new UploadFailure(
+  const tooSlow = new UploadFailedError(
     'source-too-slow',
     `the media URL was not read completely within ${limits.timeoutMs / 1000} s`,
     false,

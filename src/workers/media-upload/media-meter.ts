@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
 import { sourceFailure } from './media-source.ts';
-import { UploadFailure } from './upload-failure.ts';
+import { UploadFailedError } from './upload-failure.ts';
 
 /** A request's media, ready to upload. */
 export interface Media {
@@ -16,7 +16,7 @@ export interface Media {
 export interface StreamedMedia extends Media {
   body: Readable;
   /** Fails the body with `failure` (the upload reading it then fails) and closes the source. */
-  fail(failure: UploadFailure): void;
+  fail(failure: UploadFailedError): void;
 }
 
 /** Media carried in the message: checked against the digest before anything is sent. */
@@ -71,16 +71,16 @@ export function meterMedia(
   };
 }
 
-export function tooLarge(maxBytes: number): UploadFailure {
-  return new UploadFailure(
+export function tooLarge(maxBytes: number): UploadFailedError {
+  return new UploadFailedError(
     'source-too-large',
     `the media at the URL is larger than ${maxBytes} bytes`,
     false,
   );
 }
 
-function digestMismatch(): UploadFailure {
-  return new UploadFailure(
+function digestMismatch(): UploadFailedError {
+  return new UploadFailedError(
     'sha256-mismatch',
     'the media does not match the sha256 digest of the request',
     false,

@@ -1,6 +1,6 @@
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
-import { UploadFailure } from './upload-failure.ts';
+import { UploadFailedError } from './upload-failure.ts';
 
 /** How the worker reaches media URLs: the SSRF-guarded agents, and when to stop waiting. */
 export interface SourceConnection {
@@ -31,7 +31,7 @@ export async function openMediaUrl(
     if (status >= 300 && status < 400 && location && redirects < maxRedirects) {
       url = redirectTarget(location, url);
       if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-        throw new UploadFailure(
+        throw new UploadFailedError(
           'source-rejected',
           'the media URL redirects to a non-HTTP URL',
           false,
@@ -39,7 +39,7 @@ export async function openMediaUrl(
       }
       continue;
     }
-    throw new UploadFailure(
+    throw new UploadFailedError(
       'source-rejected',
       `the media URL answered HTTP ${status}`,
       status >= 500 || status === 408 || status === 429,
@@ -52,7 +52,11 @@ function redirectTarget(location: string, from: URL): URL {
   try {
     return new URL(location, from);
   } catch {
-    throw new UploadFailure('source-rejected', 'the media URL redirects to an invalid URL', false);
+    throw new UploadFailedError(
+      'source-rejected',
+      'the media URL redirects to an invalid URL',
+      false,
+    );
   }
 }
 
@@ -91,18 +95,18 @@ const permanentNetworkCodes = new Set([
 ]);
 
 /** A network error while fetching or reading the media, said as such (not as an S3 failure). */
-export function sourceFailure(error: unknown): UploadFailure {
-  if (error instanceof UploadFailure) return error;
+export function sourceFailure(error: unknown): UploadFailedError {
+  if (error instanceof UploadFailedError) return error;
   const { code, problem } = error as { code?: unknown; problem?: unknown };
   const name = typeof code === 'string' ? code : 'network error';
   if (name === 'ESTOWAGEREFUSED') {
-    return new UploadFailure(
+    return new UploadFailedError(
       'source-refused',
       `the media URL is refused: its address ${String(problem)}`,
       false,
     );
   }
-  return new UploadFailure(
+  return new UploadFailedError(
     'source-unavailable',
     `the media URL could not be read (${name})`,
     !permanentNetworkCodes.has(name),

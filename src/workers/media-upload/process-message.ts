@@ -7,7 +7,7 @@ import {
   type UploadOutcome,
 } from './outcomes.ts';
 import { uploadMedia, type UploadMediaDeps } from './upload-media.ts';
-import { UploadFailure } from './upload-failure.ts';
+import { UploadFailedError } from './upload-failure.ts';
 import { parseUploadRequest, type UploadRequest } from './upload-request.ts';
 import type { UploadTarget } from './upload-targets.ts';
 
@@ -70,7 +70,7 @@ export function messageProcessor(deps: ProcessMessageDeps) {
     } catch (error) {
       if (signal.aborted) return { kind: 'abandoned' };
       const { code, reason, transient } =
-        error instanceof UploadFailure ? error : describeS3Failure(error);
+        error instanceof UploadFailedError ? error.failure : describeS3Failure(error);
       const outcome = failure(request, attempt, code, reason, transient);
       return transient ? { kind: 'transient', code, reason, outcome } : finished(outcome);
     }
@@ -81,8 +81,12 @@ async function findTarget(deps: ProcessMessageDeps, instance: string) {
   try {
     return await deps.targets.find(instance);
   } catch (error) {
-    if (error instanceof UploadFailure) throw error;
-    throw new UploadFailure('config-unavailable', 'the storage configuration cannot be read', true);
+    if (error instanceof UploadFailedError) throw error;
+    throw new UploadFailedError(
+      'config-unavailable',
+      'the storage configuration cannot be read',
+      true,
+    );
   }
 }
 

@@ -1,13 +1,15 @@
+import type { S3Failure } from '../../infra/s3/s3-failure.ts';
+import { StowageError } from '../../shared/errors.ts';
+
 /**
- * A failure the worker understood: its code and reason go into the failed outcome as they are,
- * and `transient` says whether trying again later can help.
+ * A failure the worker understood: its description goes into the failed outcome as it is, and
+ * `transient` says whether trying again later can help.
  */
-export class UploadFailure extends Error {
-  constructor(
-    readonly code: string,
-    readonly reason: string,
-    readonly transient: boolean,
-  ) {
-    super(reason);
+export class UploadFailedError extends StowageError {
+  readonly failure: S3Failure;
+
+  constructor(code: string, reason: string, transient: boolean) {
+    super('upload-failed', reason);
+    this.failure = { code, reason, transient };
   }
 }

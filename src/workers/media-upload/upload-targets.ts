@@ -8,13 +8,13 @@ import { createS3Client, type S3Connection } from '../../infra/s3/s3-client.ts';
 import {
   openStoredTarget,
   readS3ConfigRecord,
-  StoredSecretUnusable,
+  StoredSecretUnusableError,
   type InstanceKeyOpener,
 } from '../../infra/s3/stored-s3-config.ts';
 import { s3ConfigChangedChannel } from '../../projections/s3-config-table.ts';
 import { ChannelListener } from '../../infra/postgres/channel-listener.ts';
-import { MasterKeyUnavailable } from '../../infra/postgres/postgres-instance-keyring.ts';
-import { UploadFailure } from './upload-failure.ts';
+import { MasterKeyUnavailableError } from '../../infra/postgres/postgres-instance-keyring.ts';
+import { UploadFailedError } from './upload-failure.ts';
 
 /** Where one instance's media go, as configured now. */
 export interface UploadTarget {
@@ -118,12 +118,12 @@ export class UploadTargets {
     try {
       stored = await openStoredTarget(this.deps.keys, row);
     } catch (error) {
-      if (error instanceof StoredSecretUnusable) {
-        throw new UploadFailure('storage-misconfigured', error.message, false);
+      if (error instanceof StoredSecretUnusableError) {
+        throw new UploadFailedError('storage-misconfigured', error.message, false);
       }
-      if (error instanceof MasterKeyUnavailable) {
+      if (error instanceof MasterKeyUnavailableError) {
         this.reportUnavailable(error.masterKeyId);
-        throw new UploadFailure('master-key-unavailable', error.message, false);
+        throw new UploadFailedError('master-key-unavailable', error.message, false);
       }
       throw error;
     }

@@ -24,7 +24,7 @@ export interface MediaUploadWorkerDeps {
   pool: Pool;
   /** A dedicated connection for LISTEN, which a pooled one cannot hold. */
   connect: () => Promise<pg.Client>;
-  /** Must hold the master key's secret half (STOWAGE_SEAL_SECRET_KEY). */
+  /** Must hold the master key's private half (STOWAGE_SEAL_SECRET_KEY). */
   keyring: InstanceKeyOpener;
   logger: Logger;
   metrics?: UploadMetrics;

@@ -2,10 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import pino from 'pino';
 import { hashSecret, parseToken } from '../../../src/infra/access-token.ts';
-import {
-  AccessChangeRejected,
-  PostgresAccessStore,
-} from '../../../src/infra/postgres/access-store.ts';
+import { AccessChangeRejectedError } from '../../../src/infra/postgres/access-changes.ts';
+import { PostgresAccessStore } from '../../../src/infra/postgres/access-store.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/database.ts';
 
 let database: TestDatabase;
@@ -169,7 +167,7 @@ test('names must be new and well formed, and instances need an existing account'
   await store.createInstance(account.account.name, instanceName);
 
   const rejected = (message: string) => (error: unknown) =>
-    error instanceof AccessChangeRejected && error.message === message;
+    error instanceof AccessChangeRejectedError && error.message === message;
   await assert.rejects(
     store.createAccount(account.account.name),
     rejected(`account "${account.account.name}" already exists`),
@@ -183,9 +181,12 @@ test('names must be new and well formed, and instances need an existing account'
     rejected('no account named "no-such-account"'),
   );
   for (const badName of ['', '-leading-dash', 'has space', 'a/b', 'x'.repeat(101)]) {
-    await assert.rejects(store.createInstance(account.account.name, badName), AccessChangeRejected);
+    await assert.rejects(
+      store.createInstance(account.account.name, badName),
+      AccessChangeRejectedError,
+    );
   }
-  await assert.rejects(store.revokeToken('no-such-token'), AccessChangeRejected);
+  await assert.rejects(store.revokeToken('no-such-token'), AccessChangeRejectedError);
 });
 
 test('an instance exists only within its own account', async () => {

@@ -5,6 +5,9 @@ import { PostgresInstanceKeyring } from '../../../src/infra/postgres/postgres-in
 import { testMasterKey } from '../../support/command-side.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/database.ts';
 import { waitUntil } from '../../projections/support/read-model.ts';
+import { initSealing } from '../../../src/infra/sealing.ts';
+
+await initSealing();
 
 let database: TestDatabase;
 // Two API processes' keyrings over one database: A destroys, B had the key cached.
@@ -32,7 +35,7 @@ const keyRows = async (keyId: string) =>
 test('a destroyed key is deleted, and every process drops its cached copy', async () => {
   const key = await processA.create('alpha');
   assert.ok(await processB.find(key.id), 'B caches it');
-  await processA.destroy(key.id);
+  await processA.shred(key.id);
   assert.equal(await keyRows(key.id), 0, 'the row is gone, not updated');
   await waitUntil(async () => (await processB.find(key.id)) === undefined);
 });

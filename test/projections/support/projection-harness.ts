@@ -27,7 +27,7 @@ export function capturingLogger(): { logger: Logger; lines: () => Record<string,
   return { logger: pino({ level: 'debug' }, sink), lines: () => lines };
 }
 
-export const noKeys: KeyShredder = { destroy: async () => {} };
+export const noKeys: KeyShredder = { shred: async () => {} };
 
 export function projectorOver(
   database: TestDatabase,

@@ -10,6 +10,9 @@ import { InOrderOffsets } from '../../../src/workers/media-upload/in-order-offse
 import { failed, type UploadOutcome } from '../../../src/workers/media-upload/outcomes.ts';
 import type { MessageResult } from '../../../src/workers/media-upload/process-message.ts';
 import { Slots } from '../../../src/workers/media-upload/slots.ts';
+import { initSealing } from '../../../src/infra/sealing.ts';
+
+await initSealing();
 
 test('offsets finished out of order are resolvable only in order', () => {
   const offsets = new InOrderOffsets(['5', '6', '7', '8']);

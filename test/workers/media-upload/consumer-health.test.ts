@@ -5,6 +5,9 @@ import { Kafka, logLevel } from 'kafkajs';
 import { ConsumerHealth } from '../../../src/workers/media-upload/consumer-health.ts';
 import { waitUntil } from '../../projections/support/read-model.ts';
 import { kafkaBrokers } from '../../support/services.ts';
+import { initSealing } from '../../../src/infra/sealing.ts';
+
+await initSealing();
 
 const kafka = new Kafka({ brokers: kafkaBrokers(), logLevel: logLevel.NOTHING });
 const topic = `test-${randomUUID().slice(0, 8)}-health`;

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { addressProblem } from '../../../src/infra/network/address-policy.ts';
 import { guardedAgentsFor } from '../../../src/infra/s3/guarded-agents.ts';
 import { openMediaUrl } from '../../../src/workers/media-upload/media-source.ts';
-import { UploadFailure } from '../../../src/workers/media-upload/upload-failure.ts';
+import { UploadFailedError } from '../../../src/workers/media-upload/upload-failure.ts';
 import { hostileHosts, withPort } from '../../infra/network/hostile-hosts.ts';
 
 /**
@@ -77,15 +77,12 @@ describe('a media URL redirecting to a hostile host fails for good, without conn
           () => assert.fail('the hostile redirect was followed'),
           (error: unknown) => error,
         );
-        assert.ok(failure instanceof UploadFailure, String(failure));
-        assert.equal(failure.transient, false, failure.reason);
+        assert.ok(failure instanceof UploadFailedError, String(failure));
+        const { code, reason, transient } = failure.failure;
+        assert.equal(transient, false, reason);
         // Refused by the policy; an unparseable location or a name that resolves nowhere ends
         // the download too.
-        assert.match(
-          failure.code,
-          /^source-(refused|rejected|unavailable)$/,
-          `${failure.code}: ${failure.reason}`,
-        );
+        assert.match(code, /^source-(refused|rejected|unavailable)$/, `${code}: ${reason}`);
         assert.equal(connections, 0, 'the listener was reached');
       } finally {
         agents.destroy();
@@ -100,9 +97,9 @@ describe('a media URL redirecting to a hostile host fails for good, without conn
       await assert.rejects(
         openMediaUrl(location, { ...agents, timeoutMs: 5_000 }, new AbortController().signal),
         (error: unknown) =>
-          error instanceof UploadFailure &&
-          error.code === 'source-refused' &&
-          /reserved/.test(error.reason),
+          error instanceof UploadFailedError &&
+          error.failure.code === 'source-refused' &&
+          /reserved/.test(error.failure.reason),
       );
     } finally {
       agents.destroy();

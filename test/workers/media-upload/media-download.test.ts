@@ -5,7 +5,7 @@ import { text } from 'node:stream/consumers';
 import { after, before, test } from 'node:test';
 import { createGuardedAgents } from '../../../src/infra/s3/guarded-agents.ts';
 import { downloadMedia } from '../../../src/workers/media-upload/media-download.ts';
-import { UploadFailure } from '../../../src/workers/media-upload/upload-failure.ts';
+import { UploadFailedError } from '../../../src/workers/media-upload/upload-failure.ts';
 
 let base: string;
 const timers = new Set<NodeJS.Timeout>();
@@ -48,7 +48,7 @@ after(async () => {
 });
 
 const failure = (code: string) => (error: unknown) =>
-  error instanceof UploadFailure && error.code === code && !error.transient;
+  error instanceof UploadFailedError && error.failure.code === code && !error.failure.transient;
 
 test('a source that trickles bytes fails for good at the deadline, though no read is idle', async () => {
   const media = await downloadMedia(`${base}/trickle`, undefined, connection, limits, signal);

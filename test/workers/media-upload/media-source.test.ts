@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import { createGuardedAgents } from '../../../src/infra/s3/guarded-agents.ts';
 import { inlineMedia, meterMedia } from '../../../src/workers/media-upload/media-meter.ts';
 import { openMediaUrl } from '../../../src/workers/media-upload/media-source.ts';
-import { UploadFailure } from '../../../src/workers/media-upload/upload-failure.ts';
+import { UploadFailedError } from '../../../src/workers/media-upload/upload-failure.ts';
 
 let base: string;
 const server = createServer((request, response) => {
@@ -38,7 +38,9 @@ after(async () => {
 });
 
 const failure = (code: string, transient: boolean) => (error: unknown) =>
-  error instanceof UploadFailure && error.code === code && error.transient === transient;
+  error instanceof UploadFailedError &&
+  error.failure.code === code &&
+  error.failure.transient === transient;
 
 test('a URL is streamed, following redirects', async () => {
   const source = await openMediaUrl(`${base}/redirect?to=%2Fmedia`, connection, signal);

@@ -8,6 +8,9 @@ import {
   type UploadStatus,
 } from '../../../src/workers/media-upload/upload-status.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/database.ts';
+import { initSealing } from '../../../src/infra/sealing.ts';
+
+await initSealing();
 
 let database: TestDatabase;
 before(async () => {

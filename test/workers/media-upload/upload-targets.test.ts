@@ -9,6 +9,8 @@ import { createTestDatabase, type TestDatabase } from '../../support/database.ts
 import { projectorOver, reached } from '../../projections/support/projection-harness.ts';
 import { waitUntil } from '../../projections/support/read-model.ts';
 import type { Projector } from '../../../src/event-sourcing/projection/projector.ts';
+import { initSealing } from '../../../src/infra/sealing.ts';
+await initSealing();
 
 let database: TestDatabase;
 let side: ReturnType<typeof commandSide>;
