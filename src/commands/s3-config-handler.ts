@@ -102,7 +102,7 @@ export function createS3ConfigHandler({
     const keys = keyResolver(keyring, change.instance, state);
     let appending = false;
     try {
-      const command = await toCommand(change, state, nextRevision, keys.resolve, now());
+      const command = await toCommand(change, state, nextRevision, () => keys.resolve(), now());
       let events;
       try {
         events = decide(command, state);
@@ -174,9 +174,7 @@ export function foldS3Config(
   for (const recorded of events) {
     const event = toS3ConfigEvent(recorded.type, recorded.data);
     // Revisions still advance past events this version does not know.
-    state = event
-      ? evolve(state, event)
-      : ({ ...state, revision: recorded.revision } as S3ConfigState);
+    state = event ? evolve(state, event) : { ...state, revision: recorded.revision };
   }
   return state;
 }

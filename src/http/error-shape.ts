@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifySchemaValidationError } from 'fastify';
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { ApiError, failureBody, invalidRequestBody, type FieldProblem } from './api-error.ts';
@@ -21,10 +21,13 @@ export const errorShape = fp(async (app: FastifyInstance) => {
       return reply.code(error.statusCode).send(failureBody(error.message, error.details));
     }
     if (hasZodFastifySchemaValidationErrors(error)) {
-      const details: FieldProblem[] = error.validation.map((problem) => ({
-        field: fieldName(error.validationContext, problem.instancePath),
-        message: problem.message ?? 'invalid',
-      }));
+      // Typed here: the provider's own element type names a fastify path that does not resolve.
+      const details: FieldProblem[] = error.validation.map(
+        (problem: FastifySchemaValidationError) => ({
+          field: fieldName(error.validationContext, problem.instancePath),
+          message: problem.message ?? 'invalid',
+        }),
+      );
       return reply.code(400).send(failureBody(invalidRequestBody, details));
     }
     const clientError = clientErrors[error.code];

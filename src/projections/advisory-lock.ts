@@ -28,7 +28,8 @@ export async function holdAdvisoryLock(
     return undefined;
   }
   // Ending the connection is the one way to give up a pg_advisory_lock call that is waiting.
-  signal.addEventListener('abort', release, { once: true });
+  const releaseOnAbort = () => void release();
+  signal.addEventListener('abort', releaseOnAbort, { once: true });
   try {
     const { rows } = await client.query<{ held: boolean }>(
       'SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS held',
@@ -43,7 +44,7 @@ export async function holdAdvisoryLock(
     if (signal.aborted) return undefined;
     throw error;
   } finally {
-    signal.removeEventListener('abort', release);
+    signal.removeEventListener('abort', releaseOnAbort);
   }
   return { lost: lost.signal, release };
 }

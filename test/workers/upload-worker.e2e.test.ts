@@ -435,6 +435,7 @@ describe('the media-upload worker, end to end', () => {
 
 function testServices(command: 'stop-s3' | 'start-s3'): Promise<void> {
   return new Promise((resolve, reject) =>
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- an ExecFileException is an Error; its Omit<> type hides that
     execFile(testServicesScript, [command], (error) => (error ? reject(error) : resolve())),
   );
 }

@@ -14,13 +14,13 @@ export interface ChannelListenerOptions {
   /** What is heard, for log lines: e.g. "token revocation". */
   what: string;
   logger: Logger;
-  onNotification(payload: string): void;
+  onNotification: (payload: string) => void;
   /**
    * Notifications may have been missed: called when the connection is lost and again when it
    * listens anew (what was cached in between was never covered), so whatever they would have
    * invalidated must be dropped.
    */
-  onLost(): void;
+  onLost: () => void;
 }
 
 /**

@@ -121,7 +121,7 @@ export function batchHandler(deps: BatchHandlerDeps) {
       }
     };
 
-    const stopHeartbeats = keepHeartbeating(payload.heartbeat, deps.heartbeatIntervalMs);
+    const stopHeartbeats = keepHeartbeating(() => payload.heartbeat(), deps.heartbeatIntervalMs);
     try {
       const lastOfKey = new Map<string, Promise<boolean>>();
       const handled: Promise<boolean>[] = [];

@@ -14,7 +14,9 @@ import type { FeedEvent } from '../../../src/projections/event-feed.ts';
 // buffers resolved events up to its high-water mark).
 
 // Overrides may set a field to undefined, to build records an old server would send.
-type RecordOverrides = { [Field in keyof EsdbRecordedEvent]?: EsdbRecordedEvent[Field] | undefined };
+type RecordOverrides = {
+  [Field in keyof EsdbRecordedEvent]?: EsdbRecordedEvent[Field] | undefined;
+};
 
 function record(commit: number, overrides: RecordOverrides = {}): EsdbRecordedEvent {
   return {
@@ -181,7 +183,6 @@ describe('reading an EventStoreDB subscription in batches', () => {
     try {
       assert.equal(opened.readableHighWaterMark, 1000);
     } finally {
-      // eslint-disable-next-line no-restricted-syntax -- cleanup: a failed unsubscribe must not hide the test's own result
       await opened.unsubscribe().catch(() => {});
       opened.destroy();
       await store.close();

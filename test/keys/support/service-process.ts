@@ -22,15 +22,15 @@ export async function spawnService(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = await new Promise<string>((resolve, reject) => {
     const look = () => {
       const started = output.split('\n').find((line) => line.includes('"stowage started"'));
       if (started) resolve(JSON.parse(started).url as string);
     };
-    child.stdout!.on('data', look);
+    child.stdout.on('data', look);
     void exited.then(() => reject(new Error(`stowage serve --roles ${roles} exited: ${output}`)));
   });
   return {
