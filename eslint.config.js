@@ -29,6 +29,14 @@ export default tseslint.config(
       // (fastify handlers and hooks, ports) and turns a throw into a rejection; dropping `async`
       // would change both.
       '@typescript-eslint/require-await': 'off',
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "CallExpression[callee.property.name='catch'] > :function[body.body.length=0]",
+          message:
+            'A swallowed rejection: handle it, log it (debug when harmless) with the reason, or say why ignoring it is safe in an eslint-disable comment.',
+        },
+      ],
       'no-console': 'off',
     },
   },

@@ -98,6 +98,7 @@ describe('the media-upload worker, end to end', () => {
     await outcomes?.stop();
     await producer?.disconnect();
     for (const left of processes) left.child.kill('SIGKILL');
+    // eslint-disable-next-line no-restricted-syntax -- cleanup: topic names are unique to this run, a leftover disturbs nothing
     for (const set of topicSets) await deleteTopics(kafka, set).catch(() => {});
     await media?.close();
     await service?.close();

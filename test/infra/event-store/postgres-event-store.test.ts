@@ -60,6 +60,7 @@ describe('PostgresEventStore reads the log without gaps', () => {
           assert.ok(first![1] < third[1] && third[1] < second![1], 'across positions');
         } finally {
           await held.end();
+          // eslint-disable-next-line no-restricted-syntax -- cleanup: a failed stop must not hide the test's own result
           await follower.stop().catch(() => {});
         }
       });
