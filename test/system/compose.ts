@@ -67,8 +67,8 @@ export function interpolateText(text: string, variables: Record<string, string>)
 
 function asList(value: unknown): string[] {
   if (value === undefined || value === null) return [];
-  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- compose lists hold scalars
   if (Array.isArray(value)) return value.map(String);
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a compose value here is a scalar
   return String(value).split(/\s+/).filter(Boolean);
 }
 
