@@ -126,10 +126,10 @@ async function startApi(publicKey: string): Promise<{ child: ChildProcess; url: 
   });
   let output = '';
   const url = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       output += chunk.toString();
       const line = output.split('\n').find((l) => l.includes('"stowage started"'));
-      if (line) resolve(JSON.parse(line).url as string);
+      if (line) resolve((JSON.parse(line) as { url: string }).url);
     });
     child.once('exit', (code) => reject(new Error(`API exited (${code}): ${output}`)));
   });

@@ -114,10 +114,10 @@ test('the production install starts api, projector and worker, and serves a POST
       },
     }),
   ]);
-  roles.push(api!, projector!, worker!);
+  roles.push(api, projector, worker);
 
   const s3 = s3TestServer();
-  const posted = await fetch(`${api!.url}/api/instance/s3/production-install`, {
+  const posted = await fetch(`${api.url}/api/instance/s3/production-install`, {
     method: 'POST',
     headers: { token: instanceToken, 'content-type': 'application/json' },
     body: JSON.stringify({
@@ -137,12 +137,12 @@ test('the production install starts api, projector and worker, and serves a POST
   // The projector process projects what the API process appended.
   const position = posted.headers.get('x-stowage-position');
   const read = await fetch(
-    `${api!.url}/api/instance/s3/production-install?minPosition=${position}`,
+    `${api.url}/api/instance/s3/production-install?minPosition=${position}`,
     { headers: { token: instanceToken } },
   );
   assert.equal(read.status, 200);
   assert.equal(read.headers.get('x-stowage-stale'), null);
   assert.equal(((await read.json()) as { s3: { bucket: string } }).s3.bucket, 'production-install');
 
-  for (const role of [api!, projector!, worker!]) assert.equal(await role.stop(), 0, role.log());
+  for (const role of [api, projector, worker]) assert.equal(await role.stop(), 0, role.log());
 });

@@ -18,7 +18,7 @@ export interface S3Settings {
    * Where the bucket's objects are publicly readable (a CDN or a public bucket), ending with '/':
    * completed uploads then link there for good. Absent: links are presigned and expire.
    */
-  publicBaseUrl?: string;
+  publicBaseUrl?: string | undefined;
 }
 
 /** Who asked: the kind of token and its id, never the token. */
@@ -49,7 +49,7 @@ export type S3ConfigCommand =
       instance: string;
       settings: S3Settings;
       /** Absent: keep the stored secret (only possible while enabled). */
-      secret?: SubmittedSecret;
+      secret?: SubmittedSecret | undefined;
       actor: Actor;
       at: string;
       /** From If-Match: the revision the client last saw. */

@@ -28,6 +28,7 @@ export function buildApp({ logger, readiness }: AppOptions) {
     logController: new LogController({ disableRequestLogging: true }),
     // Errors fastify raises before routing (an undecodable URL) bypass the error handler.
     frameworkErrors: (_error, _request, reply: FastifyReply) => {
+      // The reply is thenable; sending is all there is to do, and send reports its own failure.
       void reply.code(400).send(errorBody('Invalid URL'));
     },
   }).withTypeProvider<ZodTypeProvider>();

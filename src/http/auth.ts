@@ -37,9 +37,9 @@ export const accessControl = fp(
 // type provider; they need no `this`, and so fit any app's `onRequest` and `preValidation`.
 export interface InstanceAccessHooks {
   /** Route `onRequest`: runs before the body is read, so a bad token is a 401, never a 400. */
-  authenticate(request: FastifyRequest): Promise<void>;
+  authenticate: (request: FastifyRequest) => Promise<void>;
   /** Route `preValidation`: the principal may act on `:instance` (401 or 404 otherwise). */
-  authorizeInstance(request: FastifyRequest): Promise<void>;
+  authorizeInstance: (request: FastifyRequest) => Promise<void>;
 }
 
 /**

@@ -7,8 +7,8 @@
  */
 const emitWarning = process.emitWarning.bind(process) as (...args: unknown[]) => void;
 
-process.emitWarning = ((warning: unknown, ...rest: unknown[]) => {
+process.emitWarning = (warning: unknown, ...rest: unknown[]) => {
   const type = typeof rest[0] === 'string' ? rest[0] : (rest[0] as { type?: unknown })?.type;
   if (type === 'TimeoutNegativeWarning') return;
   emitWarning(warning, ...rest);
-}) as typeof process.emitWarning;
+};

@@ -51,6 +51,7 @@ export class PostgresProjectionProgress {
     const listener = this.listener;
     this.listener = undefined;
     this.listening = undefined;
+    // eslint-disable-next-line no-restricted-syntax -- closing: a listener that never connected or will not end is gone anyway
     await listener?.then((client) => client.end()).catch(() => {});
   }
 
@@ -66,6 +67,7 @@ export class PostgresProjectionProgress {
     const client = await this.connect();
     // A lost connection is opened again by the next waiter; the ones waiting now look once more.
     const lost = () => {
+      // eslint-disable-next-line no-restricted-syntax -- the connection is lost already
       void client.end().catch(() => {});
       if (this.listening === client) {
         this.listening = undefined;
@@ -79,6 +81,7 @@ export class PostgresProjectionProgress {
     try {
       await client.query(`LISTEN ${s3ConfigChangedChannel}`);
     } catch (error) {
+      // eslint-disable-next-line no-restricted-syntax -- the LISTEN's failure is the one to report
       await client.end().catch(() => {});
       throw error;
     }

@@ -15,7 +15,7 @@ export function auditTrail(events: readonly RecordedEvent[]): HistoryEntry[] {
   for (const recorded of events) {
     const event = toS3ConfigEvent(recorded.type, recorded.data);
     if (!event) {
-      state = { ...state, revision: recorded.revision } as S3ConfigState;
+      state = { ...state, revision: recorded.revision };
       continue;
     }
     const next = evolve(state, event);

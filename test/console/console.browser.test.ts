@@ -121,6 +121,7 @@ describe('the console in a real browser, against stowage processes, Kafka and S3
     await producer?.disconnect();
     await worker?.stop();
     await api?.stop();
+    // eslint-disable-next-line no-restricted-syntax -- cleanup: topic names are unique to this run, a leftover disturbs nothing
     if (kafka) await deleteTopics(kafka, names).catch(() => {});
     if (bucket) await removeTestBucket(s3, bucket);
     await database?.drop();

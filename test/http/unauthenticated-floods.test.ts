@@ -17,6 +17,7 @@ await initSealing();
  * before any database work. Token lookups are counted at the driver, in this process.
  */
 let tokenQueries = 0;
+// eslint-disable-next-line @typescript-eslint/unbound-method -- called below with the client as `this`
 const query = pg.Client.prototype.query;
 pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
   const text = typeof args[0] === 'string' ? args[0] : (args[0] as { text?: string })?.text;

@@ -28,19 +28,23 @@ test('the real Kafka broker takes a topic, a produced message and a consumer gro
 
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
-    const received = new Promise<string[]>((resolve) => {
+    const received = new Promise<string[]>((resolve, reject) => {
       const values: string[] = [];
-      void consumer.run({
-        eachMessage: async ({ message }) => {
-          values.push(String(message.value));
-          if (values.length === 2) resolve(values.sort());
-        },
-      });
+      // A consumer that fails to start fails the test instead of leaving it waiting.
+      consumer
+        .run({
+          eachMessage: async ({ message }) => {
+            values.push(String(message.value));
+            if (values.length === 2) resolve(values.sort());
+          },
+        })
+        .catch(reject);
     });
     assert.deepEqual(await received, ['first', 'second']);
   } finally {
     await consumer.disconnect();
     await producer.disconnect();
+    // eslint-disable-next-line no-restricted-syntax -- cleanup: topic names are unique to this run, a leftover disturbs nothing
     await admin.deleteTopics({ topics: [topic] }).catch(() => {});
     await admin.disconnect();
   }

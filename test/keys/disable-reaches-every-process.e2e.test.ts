@@ -47,10 +47,13 @@ before(async () => {
 });
 
 after(async () => {
+  // eslint-disable-next-line no-restricted-syntax -- cleanup: a failed stop must not hide the test's own result
   await outcomes?.stop().catch(() => {});
   for (const running of processes) running.child.kill('SIGKILL');
   await producer?.disconnect();
+  // eslint-disable-next-line no-restricted-syntax -- cleanup: topic names are unique to this run, a leftover disturbs nothing
   await deleteTopics(kafka, names).catch(() => {});
+  // eslint-disable-next-line no-restricted-syntax -- cleanup: the bucket name is unique to this run, a leftover disturbs nothing
   if (bucket) await removeTestBucket(s3, bucket).catch(() => {});
   await database?.drop();
 });

@@ -112,11 +112,14 @@ describe('master key rotation drill', () => {
   });
 
   after(async () => {
+    // eslint-disable-next-line no-restricted-syntax -- cleanup: a failed stop must not hide the test's own result
     for (const collector of collectors) await collector.stop().catch(() => {});
     for (const running of processes) running.child.kill('SIGKILL');
     await producer?.disconnect();
     await access?.close();
+    // eslint-disable-next-line no-restricted-syntax -- cleanup: topic names are unique to this run, a leftover disturbs nothing
     for (const set of topicSets) await deleteTopics(kafka, set).catch(() => {});
+    // eslint-disable-next-line no-restricted-syntax -- cleanup: the bucket name is unique to this run, a leftover disturbs nothing
     if (bucket) await removeTestBucket(s3, bucket).catch(() => {});
     await database?.drop();
   });

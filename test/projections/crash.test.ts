@@ -40,7 +40,7 @@ function startChild(): { child: ChildProcess; started: Promise<void> } {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const started = new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       if (chunk.toString().includes('projecting')) resolve();
     });
     child.once('exit', (code) => reject(new Error(`projector exited early (${code})`)));

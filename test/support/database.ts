@@ -7,7 +7,7 @@ import { requiredEnv } from './services.ts';
 export interface TestDatabase {
   url: string;
   pool: Pool;
-  connect(): Promise<pg.Client>;
+  connect: () => Promise<pg.Client>;
   drop(): Promise<void>;
 }
 

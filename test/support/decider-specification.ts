@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
  * command is decided, then these events (or this rejection).
  */
 export function deciderSpecification<Command, Event, State>(decider: {
-  decide(command: Command, state: State): Event[];
-  evolve(state: State, event: Event): State;
+  decide: (command: Command, state: State) => Event[];
+  evolve: (state: State, event: Event) => State;
   initialState: State;
 }) {
   return (given: Event[]) => ({

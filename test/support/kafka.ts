@@ -36,6 +36,7 @@ export async function deleteTopics(kafka: Kafka, names: WorkerNames): Promise<vo
     const existing = new Set(await admin.listTopics());
     const topics = [names.requested, names.completed, names.failed].filter((t) => existing.has(t));
     if (topics.length > 0) await admin.deleteTopics({ topics });
+    // eslint-disable-next-line no-restricted-syntax -- cleanup: group names are unique to this run, a leftover disturbs nothing
     await admin.deleteGroups([names.group, `${names.group}-observer`]).catch(() => {});
   } finally {
     await admin.disconnect();
@@ -100,7 +101,7 @@ export class OutcomeCollector {
   async outcomeOf(
     id: string,
     timeoutMs = 30_000,
-  ): Promise<{ completed?: UploadCompleted; failed?: UploadFailed }> {
+  ): Promise<{ completed: UploadCompleted | undefined; failed: UploadFailed | undefined }> {
     await this.waitFor(
       () => this.completed.has(id) || this.failed.has(id),
       timeoutMs,

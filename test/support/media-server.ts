@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
  * goes (so a large object never sits in the test's memory either); `?kbps=` slows it down.
  */
 export interface MediaServer {
-  url(path: string): string;
+  url: (path: string) => string;
   close(): Promise<void>;
 }
 

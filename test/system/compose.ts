@@ -68,6 +68,7 @@ export function interpolateText(text: string, variables: Record<string, string>)
 function asList(value: unknown): string[] {
   if (value === undefined || value === null) return [];
   if (Array.isArray(value)) return value.map(String);
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a compose value here is a scalar
   return String(value).split(/\s+/).filter(Boolean);
 }
 
@@ -84,6 +85,7 @@ function asEnvironment(value: unknown): Record<string, string> {
   return Object.fromEntries(
     Object.entries(value as Record<string, unknown>).map(([key, item]) => [
       key,
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- environment values are scalars
       String(item ?? ''),
     ]),
   );

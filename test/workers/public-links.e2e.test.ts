@@ -66,6 +66,7 @@ describe('permanent media links, end to end', () => {
     await running?.worker.stop();
     await outcomes?.stop();
     await producer?.disconnect();
+    // eslint-disable-next-line no-restricted-syntax -- cleanup: topic names are unique to this run, a leftover disturbs nothing
     if (names) await deleteTopics(kafka, names).catch(() => {});
     await service?.close();
     if (bucket) await removeTestBucket(s3, bucket);

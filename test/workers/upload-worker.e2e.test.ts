@@ -99,6 +99,7 @@ describe('the media-upload worker, end to end', () => {
     await outcomes?.stop();
     await producer?.disconnect();
     for (const left of processes) left.child.kill('SIGKILL');
+    // eslint-disable-next-line no-restricted-syntax -- cleanup: topic names are unique to this run, a leftover disturbs nothing
     for (const set of topicSets) await deleteTopics(kafka, set).catch(() => {});
     await media?.close();
     await service?.close();
@@ -433,6 +434,7 @@ describe('the media-upload worker, end to end', () => {
 
 function testServices(command: 'stop-s3' | 'start-s3'): Promise<void> {
   return new Promise((resolve, reject) =>
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- an ExecFileException is an Error; its Omit<> type hides that
     execFile(testServicesScript, [command], (error) => (error ? reject(error) : resolve())),
   );
 }

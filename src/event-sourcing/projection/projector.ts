@@ -72,12 +72,14 @@ export function startProjector<Row, Folded extends FoldedBatch<Row>>(
   const done = run(deps, signal, stats);
   // The caller learns of a poison event through `done`; an unobserved one must not crash the API
   // process the projector shares in the embedded mode.
+  // eslint-disable-next-line no-restricted-syntax -- reported through `done`
   done.catch(() => {});
   return {
     done,
     stats: () => ({ ...stats }),
     async stop() {
       controller.abort();
+      // eslint-disable-next-line no-restricted-syntax -- a stop waits for the end; a failure is reported through `done`
       await done.catch(() => {});
     },
   };

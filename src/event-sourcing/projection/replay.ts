@@ -216,6 +216,7 @@ async function finish<Row, Folded extends FoldedBatch<Row>>(
     await db.query('COMMIT');
     return { differences, swapped: true, liveBehind };
   } catch (error) {
+    // eslint-disable-next-line no-restricted-syntax -- a failed ROLLBACK means a broken connection, which the pool drops on release
     await db.query('ROLLBACK').catch(() => {});
     throw error;
   } finally {

@@ -202,6 +202,7 @@ async function closeSubscription(subscription: AllStreamSubscription): Promise<v
   // Unsubscribing fails when the stream never opened (that failure was already reported), and
   // a late error must not go unhandled.
   subscription.on('error', () => {});
+  // eslint-disable-next-line no-restricted-syntax -- see the comment above
   await subscription.unsubscribe().catch(() => {});
   subscription.destroy();
 }

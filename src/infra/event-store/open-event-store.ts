@@ -7,7 +7,7 @@ import { PostgresEventStore } from './postgres-event-store.ts';
 export interface OpenedEventStore {
   store: EventStore & EventFeed;
   name: 'eventstoredb' | 'postgres';
-  close(): Promise<void>;
+  close: () => Promise<void>;
 }
 
 /**

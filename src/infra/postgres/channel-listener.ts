@@ -14,13 +14,13 @@ export interface ChannelListenerOptions {
   /** What is heard, for log lines: e.g. "token revocation". */
   what: string;
   logger: Logger;
-  onNotification(payload: string): void;
+  onNotification: (payload: string) => void;
   /**
    * Notifications may have been missed: called when the connection is lost and again when it
    * listens anew (what was cached in between was never covered), so whatever they would have
    * invalidated must be dropped.
    */
-  onLost(): void;
+  onLost: () => void;
 }
 
 /**
@@ -56,7 +56,14 @@ export class ChannelListener {
       await client.query(`SET application_name = 'stowage listener ${channel}'`);
       await client.query(`LISTEN ${channel}`);
     } catch (error) {
-      await client.end().catch(() => {});
+      await client
+        .end()
+        .catch((endFailure: unknown) =>
+          this.options.logger.debug(
+            { err: endFailure },
+            'ending a listener that never listened failed',
+          ),
+        );
       throw error;
     }
     if (this.closed) return void (await client.end());
@@ -73,7 +80,14 @@ export class ChannelListener {
     clearInterval(this.liveness);
     const client = this.client;
     this.client = undefined;
-    await client?.end().catch(() => {});
+    await client
+      ?.end()
+      .catch((error: unknown) =>
+        this.options.logger.debug(
+          { err: error },
+          'ending a closed listener failed; it is gone anyway',
+        ),
+      );
   }
 
   private async checkLiveness(client: pg.Client): Promise<void> {
@@ -98,7 +112,11 @@ export class ChannelListener {
     this.client = undefined;
     clearInterval(this.liveness);
     this.options.onLost();
-    client.end().catch(() => {});
+    client
+      .end()
+      .catch((endFailure: unknown) =>
+        this.options.logger.debug({ err: endFailure }, 'ending a lost listener failed'),
+      );
     this.options.logger.warn(
       { err: error },
       `lost the ${this.options.what} listener; reconnecting`,

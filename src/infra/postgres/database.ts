@@ -9,9 +9,9 @@ export interface Database {
   url: string;
   pool: Pool;
   /** A connection of its own, for work a pooled one cannot do (LISTEN). */
-  connect(): Promise<pg.Client>;
+  connect: () => Promise<pg.Client>;
   /** Ends the pool, then stops the embedded PostgreSQL if this opened one. */
-  close(): Promise<void>;
+  close: () => Promise<void>;
 }
 
 export type DatabaseSettings = Pick<

@@ -24,6 +24,7 @@ export async function inTransaction<T>(
     await client.query('COMMIT');
     return result;
   } catch (error) {
+    // eslint-disable-next-line no-restricted-syntax -- a failed ROLLBACK means a broken connection, which the pool drops on release
     await client.query('ROLLBACK').catch(() => {});
     throw error;
   } finally {

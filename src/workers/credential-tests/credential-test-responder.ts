@@ -57,6 +57,7 @@ export async function startCredentialTestResponder(
     }
   };
 
+  // Never rejects (its failures are logged here), so it is started with `void`.
   const drain = async () => {
     if (draining || stopped) return;
     draining = true;

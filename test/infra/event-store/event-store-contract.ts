@@ -63,7 +63,10 @@ export function eventStoreContract(name: string, makeStore: () => Promise<StoreU
         assertStrictlyIncreasing(read.map((event) => event.position));
         for (const { recordedAt } of read) {
           assert.ok(recordedAt instanceof Date);
-          assert.ok(Math.abs(recordedAt.getTime() - Date.now()) < 60_000, `${recordedAt} is now`);
+          assert.ok(
+            Math.abs(recordedAt.getTime() - Date.now()) < 60_000,
+            `${recordedAt.toISOString()} is now`,
+          );
         }
       });
 
@@ -409,7 +412,7 @@ export function follow(
   const batchSizes: number[] = [];
   const abort = new AbortController();
   let inBatch = false;
-  let failure: unknown;
+  let failure: Error | undefined;
   const running = feed.subscribe(
     category,
     after,
@@ -424,7 +427,7 @@ export function follow(
     },
     { signal: abort.signal, maxBatch },
   );
-  running.catch((error: unknown) => {
+  running.catch((error: Error) => {
     failure = error;
   });
   return {

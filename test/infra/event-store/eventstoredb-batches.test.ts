@@ -13,7 +13,12 @@ import type { FeedEvent } from '../../../src/event-sourcing/projection/event-fee
 // Pure: a Readable in object mode stands in for the client's subscription (a Transform that
 // buffers resolved events up to its high-water mark).
 
-function record(commit: number, overrides: Partial<EsdbRecordedEvent> = {}): EsdbRecordedEvent {
+// Overrides may set a field to undefined, to build records an old server would send.
+type RecordOverrides = {
+  [Field in keyof EsdbRecordedEvent]?: EsdbRecordedEvent[Field] | undefined;
+};
+
+function record(commit: number, overrides: RecordOverrides = {}): EsdbRecordedEvent {
   return {
     streamId: 'instance-s3-alpha',
     id: randomUUID(),
@@ -178,6 +183,7 @@ describe('reading an EventStoreDB subscription in batches', () => {
     try {
       assert.equal(opened.readableHighWaterMark, 1000);
     } finally {
+      // eslint-disable-next-line no-restricted-syntax -- cleanup: a failed unsubscribe must not hide the test's own result
       await opened.unsubscribe().catch(() => {});
       opened.destroy();
       await store.close();

@@ -20,7 +20,7 @@ export interface ComparableRow {
   accessKey: string;
   endpoint: string;
   pathPrefix: string;
-  publicBaseUrl?: string;
+  publicBaseUrl?: string | undefined;
   revision: number;
   secret: { keyId: string; ciphertext: string; revision: number } | null;
 }

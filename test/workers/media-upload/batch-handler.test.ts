@@ -50,7 +50,7 @@ function message(offset: number, key: string): KafkaMessage {
     timestamp: '0',
     attributes: 0,
     size: 0,
-  } as KafkaMessage;
+  };
 }
 
 function fakePayload(messages: KafkaMessage[]) {

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { after, before, test } from 'node:test';
 import { createGuardedAgents } from '../../../src/infra/s3/guarded-agents.ts';
@@ -69,18 +68,18 @@ test('a 404 fails for good, a 503 is worth retrying', async () => {
 test('a download cut short fails the metered body as the source, transient', async () => {
   const source = await openMediaUrl(`${base}/cut`, connection, signal);
   const media = meterMedia(source, undefined);
-  await assert.rejects(text(media.body as Readable), failure('source-unavailable', true));
+  await assert.rejects(text(media.body), failure('source-unavailable', true));
 });
 
 test('a streamed body is counted and checked against its digest at its end', async () => {
   const ok = meterMedia(await openMediaUrl(`${base}/media`, connection, signal), undefined);
-  assert.equal(await text(ok.body as Readable), 'the media');
+  assert.equal(await text(ok.body), 'the media');
   assert.equal(ok.size(), 9);
   const wrong = meterMedia(
     await openMediaUrl(`${base}/media`, connection, signal),
     Buffer.alloc(32),
   );
-  await assert.rejects(text(wrong.body as Readable), failure('sha256-mismatch', false));
+  await assert.rejects(text(wrong.body), failure('sha256-mismatch', false));
 });
 
 test('media in the message are checked before anything is sent', () => {
