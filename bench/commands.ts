@@ -40,7 +40,7 @@ const adminUrl = process.env.PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 20);
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const instanceCount = 2_000;
-const grownInstances = 200_000;
+const grownInstances = Number(process.env.BENCH_GROWTH_INSTANCES ?? 200_000);
 const grownStreamEvents = 10_000;
 
 const database = `stowage_bench_${randomBytes(4).toString('hex')}`;
