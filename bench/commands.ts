@@ -1,20 +1,22 @@
 /**
- * bench:commands — throughput and latency of POST /api/instance/s3/:instance on a real listening
- * server with the Postgres event store, against two baselines measured in the same run:
- *  - a bare fastify route with the same JSON parsing and zod validation (the HTTP floor), and
- *  - pgbench doing one durable INSERT per transaction into an events-shaped table with the same
- *    client count (the floor cost of one appended event).
- * Also prints what one seal costs. Run: npm run bench:commands
+ * bench:commands — POST /api/instance/s3/:instance of stowage (`bin/stowage.js serve --roles api`,
+ * the compiled build as deployed) against, in the same run and on the same workload:
+ *  - pgbench doing one durable INSERT per transaction into an events-shaped table (the floor
+ *    cost of one appended event),
+ *  - a bare fastify route with the same JSON parsing and zod validation (the HTTP floor),
+ *  - the same command on Emmett's PostgreSQL event store (bench/peers/emmett), the framework a
+ *    user would pick instead.
+ * Then how the cost grows: appends with 200,000 instances in the store, GET and history of a
+ * stream of 10,000 events. Prints CPU µs per request of the server and of PostgreSQL's backends,
+ * and a CPU yardstick at start and end. Run: npm run bench:commands
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { openSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import autocannon from 'autocannon';
 import pg from 'pg';
 import { createLogger } from '../src/infra/logger.ts';
 import { keypairToJson } from '../src/infra/master-keys.ts';
@@ -22,128 +24,161 @@ import { PostgresAccessStore } from '../src/infra/postgres/access-store.ts';
 import { migrate } from '../src/infra/postgres/migrate.ts';
 import { createPool } from '../src/infra/postgres/pool.ts';
 import { generateKeypair, initSealing } from '../src/infra/sealing.ts';
-import { sealSecret } from '../src/infra/secrets/secret-envelope.ts';
+import {
+  addAccountTokens,
+  cloneInstances,
+  growStream,
+  latencyOf,
+} from './support/commands-growth.ts';
+import { loadPosts, type BenchInstance, type LoadResult } from './support/commands-load.ts';
+import { BackendCpu } from './support/pg-backends.ts';
+import { startServer, stopAll, type Child } from './support/processes.ts';
+import { printYardstick } from './support/yardstick.ts';
+
 
 await initSealing();
-
 const run = promisify(execFile);
 const adminUrl = process.env.PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 20);
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const instanceCount = 2_000;
+const grownInstances = Number(process.env.BENCH_GROWTH_INSTANCES ?? 200_000);
+const grownStreamEvents = 10_000;
 
 const database = `stowage_bench_${randomBytes(4).toString('hex')}`;
 const databaseUrl = Object.assign(new URL(adminUrl), { pathname: `/${database}` }).toString();
-const children: ChildProcess[] = [];
+// The service's own connection string, `{db}` standing for the database: to compare transports.
+const serviceDatabaseUrl = process.env.BENCH_SERVICE_DATABASE_URL?.replace('{db}', database);
 
 async function main() {
+  printYardstick('start');
   await admin(`CREATE DATABASE ${database}`);
+  const backends = await BackendCpu.open(adminUrl, database);
+  const pool = createPool(databaseUrl, 10);
   try {
-    const pool = createPool(databaseUrl, 10);
     await migrate(pool);
-    const tokens = await createInstances(pool);
-    await pool.end();
+    const instances = await createInstances(pool);
+    const options = { connections, duration: seconds, backends };
 
-    const sealMicros = measureSeal();
-    const floor = await pgbenchAppend();
-    const bare = await load(await startChild(['bench/support/bare-route.ts']), tokens, 'repeat');
+    const floor = await pgbenchAppend(backends);
+
+    const bare = await startServer(['bench/support/bare-route.ts'], serverOptions('bare'));
+    const bareRepeats = await loadPosts(bare, instances, 'repeat', options);
+    await bare.stop();
+
+    const peer = await startPeer(instances);
+    await loadPosts(peer, instances, 'repeat', { connections, amount: instances.length });
+    const peerRepeats = await loadPosts(peer, instances, 'repeat', options);
+    const peerAppends = await loadPosts(peer, instances, 'change', options);
+    await peer.stop();
+
     const service = await startService();
-    await load(service, tokens, 'repeat', 2); // configures every instance once (warm-up)
-    const appends = await load(service, tokens, 'change');
-    const repeats = await load(service, tokens, 'repeat');
+    await loadPosts(service, instances, 'repeat', { connections, amount: instances.length });
+    const repeats = await loadPosts(service, instances, 'repeat', options);
+    const appends = await loadPosts(service, instances, 'change', options);
 
-    const rows = [
-      ['pgbench: one INSERT per transaction', floor, undefined, undefined],
-      ['bare fastify route, same parsing + zod', bare.rate, bare.p50, bare.p99],
-      ['POST that appends an event', appends.rate, appends.p50, appends.p99],
-      ['POST repeated (idempotent, no append)', repeats.rate, repeats.p50, repeats.p99],
-    ] as const;
-    console.log(
-      `\n${connections} connections/clients, ${seconds} s each, ${instanceCount} instances`,
-    );
-    console.log('| case | req/s | p50 ms | p99 ms |\n| --- | --- | --- | --- |');
-    for (const [name, rate, p50, p99] of rows) {
-      console.log(`| ${name} | ${rate.toFixed(0)} | ${p50 ?? '–'} | ${p99 ?? '–'} |`);
-    }
-    console.log(
-      `\nappending POST / pgbench        = ${(appends.rate / floor).toFixed(2)} (target ≥ 0.5)`,
-    );
-    console.log(
-      `idempotent POST / bare route    = ${(repeats.rate / bare.rate).toFixed(2)} (target ≥ 0.5)`,
-    );
-    console.log(`one seal (crypto_box_seal of the secret envelope) = ${sealMicros.toFixed(0)} µs`);
-    const errors = appends.errors + repeats.errors + bare.errors;
-    if (errors > 0) console.log(`non-2xx answers or errors: ${errors}`);
+    printCases([
+      ['pgbench: one INSERT per transaction', floor],
+      ['bare fastify route, same parsing + zod', bareRepeats],
+      ['Emmett peer: POST repeated (no append)', peerRepeats],
+      ['Emmett peer: POST that appends an event', peerAppends],
+      ['stowage: POST repeated (no append)', repeats],
+      ['stowage: POST that appends an event', appends],
+    ]);
+    printRatios([
+      ['appending POST ÷ Emmett peer', appends.rate / peerAppends.rate, 2],
+      ['repeated POST ÷ Emmett peer', repeats.rate / peerRepeats.rate, 2],
+      ['appending POST ÷ pgbench', appends.rate / floor.rate, 0.5],
+      ['repeated POST ÷ bare route', repeats.rate / bareRepeats.rate, 0.5],
+    ]);
+    await growth(pool, service, instances, appends, backends);
   } finally {
-    for (const child of children) child.kill('SIGTERM');
+    stopAll();
     await new Promise((resolve) => setTimeout(resolve, 500));
+    await pool.end();
+    await backends.close();
     await admin(`DROP DATABASE ${database} WITH (FORCE)`);
   }
+  printYardstick('end');
 }
 
-async function createInstances(pool: pg.Pool): Promise<{ instance: string; token: string }[]> {
+async function growth(
+  pool: pg.Pool,
+  service: Child,
+  instances: BenchInstance[],
+  appendsAtStart: LoadResult,
+  backends: BackendCpu,
+) {
+  const step = stepTimer();
+  const grown = instances[0]!.instance;
+  await growStream(pool, grown, grownStreamEvents);
+  step(`grew ${grown}'s stream to ${grownStreamEvents} events`);
+  const projector = await startService(['projector']);
+  const tokens = await addAccountTokens(pool, grown, 20);
+  await waitForRevision(service.url, grown, tokens[0]!, grownStreamEvents - 1);
+  await projector.stop();
+  step('the projection caught up');
+  const get = await latencyOf(service.url, `/api/instance/s3/${grown}`, tokens, 400);
+  const history = await latencyOf(service.url, `/api/instance/s3/${grown}/history`, tokens, 400);
+
+  const clones = await cloneInstances(pool, instances, grownInstances / instanceCount - 1);
+  step(`copied the instances up to ${grownInstances}`);
+  const options = { connections, duration: seconds, backends };
+  // The same 2,000 busy instances in a store of 200,000, then appends spread over all of them
+  // (each instance met for the first time by this process: nothing of it is cached).
+  const hot = await loadPosts(service, instances.slice(1), 'change', {
+    ...options,
+    bodyIndex: (n) => n + 1,
+  });
+  const everyone = shuffled([
+    ...instances.slice(1).map((instance, n) => ({ ...instance, source: n + 1 })),
+    ...clones.instances.map((instance, n) => ({ ...instance, source: clones.sourceIndex[n]! })),
+  ]);
+  const spread = await loadPosts(service, everyone, 'change', {
+    ...options,
+    bodyIndex: (n) => everyone[n]!.source,
+  });
+
+  console.log(`\nGrowth (${connections} connections, ${seconds} s per case)`);
+  console.log(
+    '| case | req/s | p50 / p99 ms | CPU µs/req service + db |\n| --- | --- | --- | --- |',
+  );
+  const row = (name: string, result: LoadResult) =>
+    console.log(
+      `| ${name} | ${result.rate.toFixed(0)} | ${result.p50} / ${result.p99} | ${cpuOf(result)} |`,
+    );
+  row(`appending POST, ${instanceCount} instances in the store`, appendsAtStart);
+  row(`appending POST, ${grownInstances} in the store, the same ${instanceCount} busy`, hot);
+  row(`appending POST, ${grownInstances} in the store, spread over all`, spread);
+  console.log(
+    `| GET, a stream of ${grownStreamEvents} events (400 requests, 4 connections) | – | ${get.p50} / ${get.p99} | – |`,
+  );
+  console.log(
+    `| history, a stream of ${grownStreamEvents} events (400 requests, 4 connections) | – | ${history.p50} / ${history.p99} | – |`,
+  );
+  const errors = hot.errors + spread.errors + get.errors + history.errors;
+  if (errors > 0) console.log(`non-2xx answers or errors in the growth cases: ${errors}`);
+}
+
+async function createInstances(pool: pg.Pool): Promise<BenchInstance[]> {
   const store = new PostgresAccessStore({
     pool,
     connect: async () => new pg.Client({ connectionString: databaseUrl }),
     logger: createLogger('warn'),
   });
   await store.createAccount('bench');
-  const tokens = [];
+  const instances = [];
   for (let n = 0; n < instanceCount; n++) {
     const instance = `bench-${n}`;
-    tokens.push({ instance, token: (await store.createInstance('bench', instance)).instanceToken });
+    instances.push({
+      instance,
+      token: (await store.createInstance('bench', instance)).instanceToken,
+    });
   }
-  return tokens;
+  return instances;
 }
 
-function body(n: number, counter: number, mode: 'change' | 'repeat') {
-  return JSON.stringify({
-    enabled: true,
-    region: 'us-east-1',
-    bucket: `bucket-${n % 100}`,
-    accessKey: 'AKIABENCHMARK',
-    secretKey: `secret-of-instance-${n}`,
-    endpoint: '',
-    pathPrefix: mode === 'change' ? `media/${counter}/` : 'media/',
-  });
-}
-
-async function load(
-  url: string,
-  tokens: { instance: string; token: string }[],
-  mode: 'change' | 'repeat',
-  duration = seconds,
-) {
-  let counter = 0;
-  const result = await autocannon({
-    url,
-    connections,
-    duration,
-    requests: [
-      {
-        method: 'POST',
-        setupRequest: (request) => {
-          const n = counter++ % tokens.length;
-          const { instance, token } = tokens[n]!;
-          return {
-            ...request,
-            path: `/api/instance/s3/${instance}`,
-            headers: { 'content-type': 'application/json', token },
-            body: body(n, counter, mode),
-          };
-        },
-      },
-    ],
-  });
-  return {
-    rate: result.requests.average,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    errors: result.non2xx + result.errors,
-  };
-}
-
-async function pgbenchAppend(): Promise<number> {
+async function pgbenchAppend(backends: BackendCpu): Promise<LoadResult> {
   await admin(
     `CREATE TABLE bench_events (LIKE events INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING INDEXES)`,
     databaseUrl,
@@ -155,6 +190,15 @@ async function pgbenchAppend(): Promise<number> {
      VALUES ('instance-s3-' || gen_random_uuid(), 0, gen_random_uuid(), 'S3ConfigUpdated',
              '{"schemaVersion":1,"region":"us-east-1","bucket":"b","pathPrefix":"media/"}', '{}');\n`,
   );
+  // pgbench's backends end with it: their CPU is sampled while it runs (the last half second of
+  // each is missed).
+  const before = await backends.snapshot();
+  const seen = new Map<number, number>();
+  const sampler = setInterval(() => {
+    void backends.snapshot().then((now) => {
+      for (const [pid, micros] of now) if (!before.has(pid)) seen.set(pid, micros);
+    });
+  }, 500);
   const { stdout } = await run('pgbench', [
     '-n',
     '-c',
@@ -166,94 +210,120 @@ async function pgbenchAppend(): Promise<number> {
     '-f',
     script,
     databaseUrl,
-  ]);
+  ]).finally(() => clearInterval(sampler));
+  const transactions = Number(/processed: (\d+)/.exec(stdout)?.[1] ?? NaN);
+  const databaseCpu = [...seen.values()].reduce((sum, micros) => sum + micros, 0) / transactions;
   const tps = /tps = ([\d.]+)/.exec(stdout);
+  const latency = /latency average = ([\d.]+) ms/.exec(stdout);
   if (!tps) throw new Error(`pgbench printed no tps:\n${stdout}`);
-  return Number(tps[1]);
+  return {
+    rate: Number(tps[1]),
+    p50: Number(latency?.[1] ?? NaN),
+    p99: NaN,
+    errors: 0,
+    databaseCpu,
+  };
 }
 
-function measureSeal(): number {
-  const { publicKey } = generateKeypair();
-  const rounds = 2_000;
-  const started = process.hrtime.bigint();
-  for (let n = 0; n < rounds; n++) {
-    sealSecret(
-      'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
-      { instance: 'i', revision: n, keyId: 'k' },
-      publicKey,
+function serverOptions(name: string) {
+  // Logs go to a file, as a container runtime would drain them: through a pipe to this busy
+  // load generator they would block the server and measure this process instead.
+  return {
+    logFd: openSync(join(tmpdir(), `stowage-bench-${name}.log`), 'w'),
+    env: {},
+    readyPath: '/',
+  };
+}
+
+async function startPeer(instances: readonly BenchInstance[]): Promise<Child> {
+  const tokens = join(tmpdir(), `stowage-bench-peer-tokens-${process.pid}.json`);
+  await writeFile(
+    tokens,
+    JSON.stringify(Object.fromEntries(instances.map(({ instance, token }) => [instance, token]))),
+  );
+  return startServer(['bench/peers/emmett/server.ts'], {
+    ...serverOptions('emmett'),
+    env: {
+      DATABASE_URL: databaseUrl,
+      DATABASE_POOL_SIZE: String(connections),
+      LOG_LEVEL: 'info',
+      PEER_TOKENS: tokens,
+    },
+  });
+}
+
+/** The service as deployed: the API role holds only the public half of the master key. */
+function startService(roles = ['api']): Promise<Child> {
+  const keys = keypairToJson(generateKeypair());
+  return startServer(['bin/stowage.js', 'serve', '--roles', roles.join(',')], {
+    ...serverOptions(roles.join('-')),
+    readyPath: '/health/ready',
+    env: {
+      DATABASE_URL: serviceDatabaseUrl ?? databaseUrl,
+      DATABASE_POOL_SIZE: String(connections),
+      // Production's level: the request log lines are part of what a request costs.
+      LOG_LEVEL: 'info',
+      STOWAGE_SEAL_PUBLIC_KEY: keys.publicKey,
+    },
+  });
+}
+
+async function waitForRevision(url: string, instance: string, token: string, revision: number) {
+  for (let waited = 0; waited < 180_000; waited += 250) {
+    const response = await fetch(`${url}/api/instance/s3/${instance}`, { headers: { token } });
+    if (response.headers.get('etag') === `"${revision}"`) return;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`the projection did not reach revision ${revision} of ${instance} in 180 s`);
+}
+
+function stepTimer() {
+  let last = Date.now();
+  return (what: string) => {
+    console.log(`  (${what}: ${((Date.now() - last) / 1000).toFixed(1)} s)`);
+    last = Date.now();
+  };
+}
+
+function shuffled<T>(items: T[]): T[] {
+  for (let n = items.length - 1; n > 0; n--) {
+    const other = Math.floor(Math.random() * (n + 1));
+    [items[n], items[other]] = [items[other]!, items[n]!];
+  }
+  return items;
+}
+
+function cpuOf(result: LoadResult): string {
+  if (result.serverCpu === undefined && result.databaseCpu === undefined) return '–';
+  const server = result.serverCpu === undefined ? '–' : result.serverCpu.toFixed(0);
+  const database = result.databaseCpu === undefined ? '–' : result.databaseCpu.toFixed(0);
+  return `${server} + ${database}`;
+}
+
+function printCases(rows: [string, LoadResult][]) {
+  console.log(
+    `\n${connections} connections/clients, ${seconds} s each, ${instanceCount} instances`,
+  );
+  console.log(
+    '| case | req/s | p50 / p99 ms | CPU µs/req server + db |\n| --- | --- | --- | --- |',
+  );
+  for (const [name, result] of rows) {
+    const latency = Number.isNaN(result.p99)
+      ? `${result.p50} avg`
+      : `${result.p50} / ${result.p99}`;
+    console.log(`| ${name} | ${result.rate.toFixed(0)} | ${latency} | ${cpuOf(result)} |`);
+  }
+  const errors = rows.reduce((sum, [, result]) => sum + result.errors, 0);
+  if (errors > 0) console.log(`non-2xx answers or errors: ${errors}`);
+}
+
+function printRatios(rows: [string, number, number][]) {
+  console.log('\n| ratio | value | target | |\n| --- | --- | --- | --- |');
+  for (const [name, value, target] of rows) {
+    console.log(
+      `| ${name} | ${value.toFixed(2)} | ≥ ${target} | ${value >= target ? 'met' : 'missed'} |`,
     );
   }
-  return Number(process.hrtime.bigint() - started) / 1_000 / rounds;
-}
-
-async function startService(): Promise<string> {
-  const keys = keypairToJson(generateKeypair());
-  const port = await freePort();
-  // Logs go to a file, as a container runtime would drain them: through a pipe to this busy
-  // load generator they would block the service and measure this process instead.
-  const log = openSync(join(tmpdir(), 'stowage-bench-service.log'), 'w');
-  void startChild(['bin/stowage.js', 'serve', '--roles', 'api'], log, {
-    DATABASE_URL: databaseUrl,
-    DATABASE_POOL_SIZE: String(connections),
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    // Production's level: the request log lines are part of what a request costs.
-    LOG_LEVEL: 'info',
-    STOWAGE_SEAL_PUBLIC_KEY: keys.publicKey,
-    // eslint-disable-next-line no-restricted-syntax -- stdout goes to a file, so this never resolves; the readiness poll below sees a service that exits
-  }).catch(() => {});
-  const url = `http://127.0.0.1:${port}`;
-  for (let waited = 0; waited < 30_000; waited += 100) {
-    if (
-      await fetch(`${url}/health/ready`).then(
-        (response) => response.ok,
-        () => false,
-      )
-    )
-      return url;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error('the service did not become ready within 30 s');
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.once('error', reject);
-  });
-}
-
-/** Starts a server as a child process (so the load generator has its own core) and returns its URL. */
-function startChild(
-  args: string[],
-  stdout: number | 'pipe' = 'pipe',
-  env: Record<string, string> = {},
-): Promise<string> {
-  const profile =
-    process.env.BENCH_CPU_PROF && args[0] === 'bin/stowage.js'
-      ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof']
-      : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', stdout, 'inherit'],
-  });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    let output: string | undefined = '';
-    child.stdout?.on('data', (chunk) => {
-      if (output === undefined) return;
-      output += String(chunk);
-      const url = /^(http:\/\/\S+)$/m.exec(output);
-      if (url) {
-        resolve(url[1]!);
-        output = undefined;
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`${args[0]} exited with ${code}: ${output}`)));
-  });
 }
 
 async function admin(sql: string, url = adminUrl) {

@@ -23,5 +23,4 @@ app.post(
     s3: { enabled: request.body.enabled },
   }),
 );
-const url = await app.listen({ port: 0, host: '127.0.0.1' });
-process.stdout.write(`${url}\n`);
+await app.listen({ port: Number(process.env.PORT ?? 0), host: process.env.HOST ?? '127.0.0.1' });

@@ -105,8 +105,9 @@ describe('PostgresEventStore reads the log without gaps', () => {
       const category = `abort${randomBytes(4).toString('hex')}-`;
       const subscription = new AbortController();
       const abortingPool = {
-        async query(text: string, values: unknown[]) {
-          const result = await database.pool.query(text, values);
+        async query(query: string | { text: string }, values?: unknown[]) {
+          const result = await database.pool.query(query, values);
+          const text = typeof query === 'string' ? query : query.text;
           if (text.includes('pg_snapshot_xmin')) subscription.abort();
           return result;
         },

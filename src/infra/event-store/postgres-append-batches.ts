@@ -1,0 +1,151 @@
+import type { ExpectedRevision, NewEvent } from '../../event-sourcing/event-store.ts';
+import type { Pool } from '../postgres/pool.ts';
+
+/** Where an append's last event landed: its transaction id and global position, as text. */
+export interface Landed {
+  transactionId: string;
+  globalPosition: string;
+}
+
+interface Append {
+  stream: string;
+  events: readonly NewEvent[];
+  expected: ExpectedRevision;
+  /** Undefined when the stream was not at the expected revision: nothing was written. */
+  settle(landed: Landed | undefined): void;
+  fail(error: unknown): void;
+}
+
+// Appends to many streams in one statement, so in one transaction and one WAL flush. Each stream
+// steps from its own expected revision (a row lock, as for a single append); only the events of
+// the streams that stepped go in, in the order given, and the rest are told they conflicted.
+const appendToStreams = `
+  WITH wanted AS (
+    SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS w(stream_name, expected, last)
+  ), moved AS (
+    UPDATE event_streams s SET revision = w.last FROM wanted w
+    WHERE s.stream_name = w.stream_name AND w.expected >= 0 AND s.revision = w.expected
+    RETURNING s.stream_name
+  ), created AS (
+    INSERT INTO event_streams (stream_name, revision)
+    SELECT stream_name, last FROM wanted WHERE expected < 0
+    ON CONFLICT (stream_name) DO NOTHING RETURNING stream_name
+  ), appended AS (
+    INSERT INTO events (stream_name, stream_revision, event_id, event_type, data, metadata)
+    SELECT stream_name, revision, id, type, data, metadata
+    FROM unnest($4::text[], $5::bigint[], $6::uuid[], $7::text[], $8::jsonb[], $9::jsonb[])
+      WITH ORDINALITY AS e(stream_name, revision, id, type, data, metadata, n)
+    WHERE stream_name IN (SELECT stream_name FROM moved UNION ALL SELECT stream_name FROM created)
+    ORDER BY n
+    RETURNING stream_name, transaction_id, global_position
+  )
+  SELECT stream_name, max(transaction_id::text) AS transaction_id,
+         max(global_position)::text AS global_position
+  FROM appended GROUP BY stream_name`;
+
+/**
+ * Group commit: appends arriving while `inFlight` statements are already running wait for one
+ * to finish and then go together in one statement. A lone append goes at once, so an idle
+ * service adds no latency; a busy one spends one statement and one commit on many appends.
+ * Every append is durable before its caller hears of it.
+ */
+export class AppendBatches {
+  private readonly waiting: Append[] = [];
+  private running = 0;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly inFlight: number,
+    private readonly maxStreams = 200,
+  ) {}
+
+  append(stream: string, events: readonly NewEvent[], expected: ExpectedRevision) {
+    return new Promise<Landed | undefined>((settle, fail) => {
+      this.waiting.push({ stream, events, expected, settle, fail });
+      this.sendWaiting();
+    });
+  }
+
+  private sendWaiting(): void {
+    while (this.running < this.inFlight && this.waiting.length > 0) {
+      const batch = this.takeBatch();
+      this.running += 1;
+      void this.send(batch).finally(() => {
+        this.running -= 1;
+        this.sendWaiting();
+      });
+    }
+  }
+
+  /** Up to maxStreams appends, each stream at most once (a second one waits for the next). */
+  private takeBatch(): Append[] {
+    const batch: Append[] = [];
+    const streams = new Set<string>();
+    for (let n = 0; n < this.waiting.length && batch.length < this.maxStreams;) {
+      const append = this.waiting[n]!;
+      if (streams.has(append.stream)) {
+        n += 1;
+        continue;
+      }
+      streams.add(append.stream);
+      batch.push(append);
+      this.waiting.splice(n, 1);
+    }
+    return batch;
+  }
+
+  private async send(batch: Append[]): Promise<void> {
+    try {
+      const landed = await this.write(batch);
+      for (const append of batch) append.settle(landed.get(append.stream));
+    } catch (error) {
+      // A statement PostgreSQL refused (a deadlock between two processes' batches, a unique
+      // violation) rolled back as a whole: each append is tried again on its own. Any other
+      // failure (the connection lost) may have committed, so it is passed on unchanged.
+      if (batch.length > 1 && typeof (error as { code?: unknown }).code === 'string') {
+        await Promise.all(batch.map((append) => this.send([append])));
+        return;
+      }
+      for (const append of batch) append.fail(error);
+    }
+  }
+
+  private async write(batch: readonly Append[]): Promise<Map<string, Landed>> {
+    const events = batch.flatMap((append) => {
+      const first = append.expected === 'no_stream' ? -1 : append.expected;
+      return append.events.map((event, n) => ({
+        stream: append.stream,
+        revision: first + n + 1,
+        event,
+      }));
+    });
+    const { rows } = await this.pool.query<{
+      stream_name: string;
+      transaction_id: string;
+      global_position: string;
+    }>({
+      name: 'stowage-append-to-streams',
+      text: appendToStreams,
+      values: [
+        batch.map((append) => append.stream),
+        batch.map((append) => (append.expected === 'no_stream' ? -1 : append.expected)),
+        batch.map(
+          (append) =>
+            (append.expected === 'no_stream' ? -1 : append.expected) + append.events.length,
+        ),
+        events.map((row) => row.stream),
+        events.map((row) => row.revision),
+        events.map((row) => row.event.id),
+        events.map((row) => row.event.type),
+        events.map((row) => JSON.stringify(row.event.data)),
+        events.map((row) => JSON.stringify(row.event.metadata)),
+      ],
+    });
+    return new Map(
+      rows.map((row) => [
+        row.stream_name,
+        { transactionId: row.transaction_id, globalPosition: row.global_position },
+      ]),
+    );
+  }
+}
