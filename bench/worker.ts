@@ -4,7 +4,9 @@
 //
 //   node --import tsx bench/worker.ts [--small 3000] [--large 64] [--concurrency 8]
 //     [--instances 60] [--warm-up 1000] [--lookups 200000]
+//     [--growth 10,1000,10000,50000] [--growth-messages 3000]
 //     [--worker-node-flags="--max-semi-space-size=2 --max-old-space-size=128"]
+// The worker runs as deployed: the compiled bin/stowage.js (npm run build first).
 import { randomBytes, randomUUID } from 'node:crypto';
 import { get, type IncomingMessage } from 'node:http';
 import { performance } from 'node:perf_hooks';
@@ -12,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { Upload } from '@aws-sdk/lib-storage';
 import pino from 'pino';
 import { createKafka } from '../src/infra/kafka.ts';
-import { keypairToJson } from '../src/infra/master-keys.ts';
+import { keypairToJson, type MasterKey } from '../src/infra/master-keys.ts';
 import { createGuardedAgents } from '../src/infra/s3/guarded-agents.ts';
 import { UploadTargets } from '../src/workers/media-upload/upload-targets.ts';
 import { projectorOver, reached } from '../test/projections/support/projection-harness.ts';
@@ -31,6 +33,9 @@ import {
 import { startMediaServer, type MediaServer } from '../test/support/media-server.ts';
 import { startStowage } from '../test/support/stowage-process.ts';
 import { initSealing } from '../src/infra/sealing.ts';
+import { seedEnabledInstances } from './support/seeded-instances.ts';
+import { printYardstick, processCpuMicros } from './support/yardstick.ts';
+
 await initSealing();
 
 const { values } = parseArgs({
@@ -41,6 +46,9 @@ const { values } = parseArgs({
     instances: { type: 'string', default: '60' },
     lookups: { type: 'string', default: '200000' },
     'warm-up': { type: 'string', default: '1000' },
+    // Distinct instances the growth cases spread their messages over; '' skips them.
+    growth: { type: 'string', default: '10,1000,10000,50000' },
+    'growth-messages': { type: 'string', default: '3000' },
     // e.g. "--max-semi-space-size=2 --max-old-space-size=128", the memory test's settings
     'worker-node-flags': { type: 'string', default: '' },
   },
@@ -52,6 +60,8 @@ const instanceCount = Number(values.instances);
 const lookupCount = Number(values.lookups);
 const warmUpCount = Number(values['warm-up']);
 const workerNodeFlags = values['worker-node-flags'].split(' ').filter(Boolean);
+const growthCases = values.growth.split(',').filter(Boolean).map(Number);
+const growthMessages = Number(values['growth-messages']);
 const smallSize = 10 * 1024;
 const largeSize = 8 * 1024 * 1024;
 const mib = 1024 * 1024;
@@ -69,9 +79,11 @@ const kafka = createKafka(
   pino({ level: 'error' }),
 );
 const names = uniqueWorkerNames();
+printYardstick('start');
 try {
   const side = commandSide(database);
   const instances = await configureInstances(side);
+  const growthInstances = await seedGrowthInstances(side.masterKey);
   const smallPayload = randomBytes(smallSize).toString('base64');
 
   // Both paths run warmed up: the SDK's first thousand requests are several times slower (JIT).
@@ -79,7 +91,7 @@ try {
   const directSmall = await direct(smallCount, () => Buffer.from(smallPayload, 'base64'));
   const directLarge = await direct(largeCount, () => download(media, largeSize));
   log(
-    `direct lib-storage, ${concurrency} at a time: ${rate(directSmall, smallCount)} uploads/s of 10 KiB; ${throughput(directLarge, largeCount)} MiB/s of 8 MiB`,
+    `direct lib-storage, ${concurrency} at a time: ${rate(directSmall.seconds, smallCount)} uploads/s of 10 KiB (${perMessage(directSmall.cpuMicros, smallCount)} µs CPU each); ${throughput(directLarge.seconds, largeCount)} MiB/s of 8 MiB (${perMessage(directLarge.cpuMicros, largeCount)} µs CPU each)`,
   );
 
   // The worker as deployed: a process of its own, the platform's producer and consumer here.
@@ -90,7 +102,8 @@ try {
       DATABASE_URL: database.url,
       STOWAGE_SEAL_SECRET_KEY: keypairToJson(side.masterKey.keypair!).privateKey,
       STOWAGE_UPLOAD_CONCURRENCY: String(concurrency),
-      LOG_LEVEL: 'warn',
+      // Info: the launcher waits for the "stowage started" line. Nothing is logged per message.
+      LOG_LEVEL: 'info',
     },
     waitFor: 'live',
     nodeFlags: workerNodeFlags,
@@ -99,23 +112,36 @@ try {
   const producer = kafka.producer();
   await producer.connect();
   try {
-    const through = async (count: number, source: () => UploadRequestMessage['source']) => {
+    const workerPid = worker.child.pid!;
+    const through = async (
+      count: number,
+      source: () => UploadRequestMessage['source'],
+      over: readonly string[] = instances,
+    ) => {
       const requests = Array.from({ length: count }, (_, n) => ({
         id: randomUUID(),
-        instance: instances[n % instances.length]!,
+        instance: over[n % over.length]!,
         contentType: 'application/octet-stream',
         source: source(),
       }));
+      const cpuBefore = processCpuMicros(workerPid);
       const started = performance.now();
       // A produce request must stay under the broker's 1 MB.
       for (let from = 0; from < requests.length; from += 50) {
         await sendRequests(producer, names.requested, requests.slice(from, from + 50));
       }
-      const done = () => requests.every(({ id }) => outcomes.completed.has(id));
+      const done = () =>
+        requests.every(({ id }) => outcomes.completed.has(id) || outcomes.failed.has(id));
       await outcomes.waitFor(done, 600_000, `${count} uploads`);
-      const failed = requests.filter(({ id }) => outcomes.failed.has(id)).length;
-      if (failed > 0) throw new Error(`${failed} uploads failed`);
-      return (performance.now() - started) / 1000;
+      const failed = requests.filter(({ id }) => outcomes.failed.has(id));
+      if (failed.length > 0) {
+        const first = outcomes.failed.get(failed[0]!.id)![0]!;
+        throw new Error(`${failed.length} uploads failed, the first: ${first.reason}`);
+      }
+      return {
+        seconds: (performance.now() - started) / 1000,
+        cpuMicros: processCpuMicros(workerPid) - cpuBefore,
+      };
     };
     // Warm-up: group joined, partitions assigned, clients made, connections open, code compiled.
     await through(warmUpCount, () => ({ base64: smallPayload }));
@@ -124,13 +150,25 @@ try {
       url: media.url(`/bytes/${largeSize}`),
     }));
     log(
-      `through Kafka and the worker: ${rate(workerSmall, smallCount)} uploads/s of 10 KiB; ${throughput(workerLarge, largeCount)} MiB/s of 8 MiB`,
+      `through Kafka and the worker: ${rate(workerSmall.seconds, smallCount)} uploads/s of 10 KiB (worker ${perMessage(workerSmall.cpuMicros, smallCount)} µs CPU each); ${throughput(workerLarge.seconds, largeCount)} MiB/s of 8 MiB (worker ${perMessage(workerLarge.cpuMicros, largeCount)} µs CPU each)`,
     );
-    const smallRatio = directSmall / workerSmall;
-    const largeRatio = directLarge / workerLarge;
+    const smallRatio = directSmall.seconds / workerSmall.seconds;
+    const largeRatio = directLarge.seconds / workerLarge.seconds;
     log(
       `ratio worker/direct: 10 KiB ${smallRatio.toFixed(2)} (target >= 0.5 ${smallRatio >= 0.5 ? 'met' : 'MISSED'}); 8 MiB ${largeRatio.toFixed(2)} (target >= 0.9 ${largeRatio >= 0.9 ? 'met' : 'MISSED'})`,
     );
+
+    // Growth: the same 10 KiB messages spread round-robin over more and more distinct instances.
+    const growth = [];
+    for (const count of growthCases) {
+      const over = growthInstances.slice(0, count);
+      const run = await through(growthMessages, () => ({ base64: smallPayload }), over);
+      growth.push({ count, ...run });
+    }
+    if (growth.length > 0) printGrowth(growth);
+  } catch (error) {
+    log(`the worker's log ends:\n${worker.log().slice(-3000)}`);
+    throw error;
   } finally {
     await producer.disconnect();
     await outcomes.stop();
@@ -140,6 +178,7 @@ try {
   const lookup = await warmLookupCost(side, instances[0]!);
   log(`config lookup with a warm cache: ${lookup.toFixed(0)} ns per message`);
 } finally {
+  printYardstick('end');
   // eslint-disable-next-line no-restricted-syntax -- cleanup: topic names are unique to this run, a leftover disturbs nothing
   await deleteTopics(kafka, names).catch(() => {});
   await media.close();
@@ -169,12 +208,57 @@ async function configureInstances(side: ReturnType<typeof commandSide>): Promise
   return instances;
 }
 
+/** As many instances as the largest growth case, seeded straight into the read model. */
+async function seedGrowthInstances(masterKey: MasterKey): Promise<string[]> {
+  const instances = Array.from({ length: Math.max(0, ...growthCases) }, (_, n) => `grow-${n}`);
+  const server = s3TestServer();
+  const started = performance.now();
+  await seedEnabledInstances(
+    database.pool,
+    masterKey,
+    instances,
+    (instance) => ({
+      region: server.region,
+      bucket,
+      accessKey: server.accessKeyId,
+      endpoint: server.endpoint,
+      pathPrefix: `${instance}/`,
+    }),
+    server.secretAccessKey,
+  );
+  await database.pool.query('ANALYZE instance_s3_config; ANALYZE instance_keys');
+  log(
+    `seeded ${instances.length} instances in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );
+  return instances;
+}
+
+function printGrowth(cases: { count: number; seconds: number; cpuMicros: number }[]): void {
+  const first = cases[0]!;
+  log(`growth, ${growthMessages} × 10 KiB spread round-robin over N distinct instances:`);
+  log('| instances | uploads/s | ÷ first | worker CPU µs/message |');
+  log('| --------: | --------: | ------: | --------------------: |');
+  for (const { count, seconds, cpuMicros } of cases) {
+    log(
+      `| ${count.toLocaleString('en')} | ${rate(seconds, growthMessages)} | ${(first.seconds / seconds).toFixed(2)} | ${perMessage(cpuMicros, growthMessages)} |`,
+    );
+  }
+  const last = cases.at(-1)!;
+  const ratio = first.seconds / last.seconds;
+  // With few instances, one instance's messages wait for each other: CPU per message says more.
+  const cpuRatio = first.cpuMicros / last.cpuMicros;
+  log(
+    `${last.count.toLocaleString('en')} ÷ ${first.count.toLocaleString('en')} instances: uploads/s ${ratio.toFixed(2)} (target >= 0.7 ${ratio >= 0.7 ? 'met' : 'MISSED'}); messages per CPU second ${cpuRatio.toFixed(2)}`,
+  );
+}
+
 /** The baseline: the same payloads straight into the bucket with lib-storage, nothing else. */
 async function direct(
   count: number,
   body: () => Buffer | Promise<IncomingMessage>,
-): Promise<number> {
+): Promise<{ seconds: number; cpuMicros: number }> {
   let next = 0;
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -194,7 +278,8 @@ async function direct(
       }
     }),
   );
-  return (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  return { seconds: (performance.now() - started) / 1000, cpuMicros: cpu.user + cpu.system };
 }
 
 function download(server: MediaServer, size: number): Promise<IncomingMessage> {
@@ -227,6 +312,10 @@ async function warmLookupCost(side: ReturnType<typeof commandSide>, instance: st
 
 function rate(seconds: number, count: number): string {
   return (count / seconds).toFixed(0);
+}
+
+function perMessage(cpuMicros: number, count: number): string {
+  return (cpuMicros / count).toFixed(0);
 }
 
 function throughput(seconds: number, count: number): string {

@@ -16,6 +16,8 @@ export interface BatchHandlerDeps {
    * a minimal outcome; any other failure fails the batch, to be fetched again.
    */
   publish(outcome: UploadOutcome, requestKey: Buffer | null): Promise<void>;
+  /** Told each batch's messages before any is processed: what they will need may be read at once. */
+  prefetch?(messages: readonly KafkaMessage[]): void;
   /** After publishing: the status shown to users. */
   published(outcome: UploadOutcome): void;
   /** Messages worked on at once, over all partitions. */
@@ -121,6 +123,7 @@ export function batchHandler(deps: BatchHandlerDeps) {
       }
     };
 
+    deps.prefetch?.(batch.messages);
     const stopHeartbeats = keepHeartbeating(() => payload.heartbeat(), deps.heartbeatIntervalMs);
     try {
       const lastOfKey = new Map<string, Promise<boolean>>();

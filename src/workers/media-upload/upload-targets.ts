@@ -1,17 +1,21 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type pg from 'pg';
 import { BoundedMap } from '../../shared/bounded-map.ts';
-import { ExpiringCache } from '../../shared/expiring-cache.ts';
 import type { Logger } from '../../infra/logger.ts';
 import type { Pool } from '../../infra/postgres/pool.ts';
 import { createS3Client, type S3Connection } from '../../infra/s3/s3-client.ts';
 import {
   openStoredTarget,
-  readS3ConfigRecord,
   StoredSecretUnusableError,
   type InstanceKeyOpener,
+  type StoredS3Target,
 } from '../../infra/s3/stored-s3-config.ts';
-import { s3ConfigChangedChannel } from '../../projections/s3-config-table.ts';
+import type { S3ConfigRecord } from '../../projections/s3-config-fold.ts';
+import {
+  loadRecords,
+  s3ConfigChangedChannel,
+  s3ConfigTables,
+} from '../../projections/s3-config-table.ts';
 import { ChannelListener } from '../../infra/postgres/channel-listener.ts';
 import { MasterKeyUnavailableError } from '../../infra/postgres/postgres-instance-keyring.ts';
 import { UploadFailedError } from './upload-failure.ts';
@@ -34,49 +38,66 @@ export interface UploadTargetsDeps {
   keys: InstanceKeyOpener;
   connection: S3Connection;
   logger: Logger;
-  /** Instances kept at once; each S3 client costs some 25 KiB of heap. */
+  /** Instances whose opened configuration is kept: a few hundred bytes each. */
   maxInstances?: number;
+  /** S3 clients kept at once: some 25 KiB of heap each, so far fewer than configurations. */
+  maxClients?: number;
+  now?: () => number;
 }
 
 // A safety net: even an announcement lost without the listener noticing is outlived this long.
 const configTtlMs = 60_000;
 
+/** A configuration as last read: its row is read again once it is older than configTtlMs. */
+interface Known {
+  config: Promise<StoredS3Target | undefined>;
+  readAt: number;
+}
+
 /**
  * The instances' configurations, read from the read model when a message needs one and kept in
  * memory until the projection announces a change to that instance. While the announcements cannot
  * be heard (the LISTEN connection is down), nothing is kept: every message reads the row, so a
- * disable or a fix is never missed. Clients are kept per instance and revision, so an unchanged
- * configuration read again does not open its secret again.
+ * disable or a fix is never missed.
+ *
+ * Opened configurations (the secret opened, no client) are kept for many instances, clients for
+ * the most recently used few: an instance past the clients' bound costs a new client, not a read
+ * and two opens. A row read again unchanged (same revision) is not opened again. prefetch() reads
+ * the rows of many instances in one query, e.g. those of a fetched batch of messages.
  */
 export class UploadTargets {
-  private readonly current: ExpiringCache<string, Promise<UploadTarget | undefined>>;
+  private known: BoundedMap<string, Known>;
   private clients: BoundedMap<string, UploadTarget>;
   private readonly unavailableMasterKeys = new Set<string>();
   private readonly changes: ChannelListener;
-  private readonly capacity: number;
+  private readonly maxInstances: number;
+  private readonly maxClients: number;
+  private readonly now: () => number;
   // Counts what was heard (changes, a lost connection): a load that overlapped one keeps nothing.
   private heard = 0;
 
   constructor(private readonly deps: UploadTargetsDeps) {
-    this.capacity = deps.maxInstances ?? 1_000;
-    this.current = new ExpiringCache(configTtlMs, this.capacity);
-    this.clients = new BoundedMap(this.capacity);
+    this.maxInstances = deps.maxInstances ?? 50_000;
+    this.maxClients = deps.maxClients ?? 1_000;
+    this.now = deps.now ?? Date.now;
+    this.known = new BoundedMap(this.maxInstances);
+    this.clients = new BoundedMap(this.maxClients);
     this.changes = new ChannelListener({
       connect: deps.connect,
       channel: s3ConfigChangedChannel,
       what: 'S3 config change',
       logger: deps.logger,
-      // The client holds the opened secret: a disabled instance's must not outlive its key.
+      // Both hold the opened secret: a disabled instance's must not outlive its key.
       onNotification: (instance) => {
         this.heard++;
-        this.current.delete(instance);
+        this.known.delete(instance);
         this.clients.delete(instance);
       },
       // Announcements sent while the connection was down are lost: forget everything.
       onLost: () => {
         this.heard++;
-        this.current.clear();
-        this.clients = new BoundedMap(this.capacity);
+        this.known = new BoundedMap(this.maxInstances);
+        this.clients = new BoundedMap(this.maxClients);
       },
     });
   }
@@ -88,35 +109,79 @@ export class UploadTargets {
 
   /** Undefined when the instance's storage is not enabled. */
   find(instance: string): Promise<UploadTarget | undefined> {
-    if (!this.changes.listening) return this.load(instance);
-    const cached = this.current.get(instance);
-    if (cached) return cached;
-    const loading = this.load(instance);
-    this.current.set(instance, loading);
-    // A failed read is not remembered: the next message reads again.
-    loading.catch(() => {
-      if (this.current.get(instance) === loading) this.current.delete(instance);
+    if (!this.changes.listening) {
+      return this.targetOf(instance, this.open(instance, this.readRecords([instance])));
+    }
+    const known = this.known.get(instance);
+    const config =
+      known && this.now() - known.readAt < configTtlMs
+        ? known.config
+        : this.remember(instance, known, this.readRecords([instance]));
+    return this.targetOf(instance, config);
+  }
+
+  /**
+   * Reads, in one query, the rows of those of `instances` not known already, so that finding them
+   * next reads nothing. A failed read is forgotten: finding one reads its row again.
+   */
+  prefetch(instances: Iterable<string>): void {
+    if (!this.changes.listening) return;
+    const now = this.now();
+    const wanted = [...new Set(instances)].filter((instance) => {
+      const known = this.known.get(instance);
+      return !known || now - known.readAt >= configTtlMs;
     });
-    return loading;
+    if (wanted.length === 0) return;
+    const rows = this.readRecords(wanted);
+    for (const instance of wanted) {
+      const config = this.remember(instance, this.known.get(instance), rows);
+      // Nobody may ever ask: a failure here is seen (and reported) by the next find, if any.
+      config.catch(() => {});
+    }
   }
 
   close(): Promise<void> {
     return this.changes.close();
   }
 
-  private async load(instance: string): Promise<UploadTarget | undefined> {
+  private readRecords(instances: readonly string[]): Promise<Map<string, S3ConfigRecord>> {
+    return loadRecords(this.deps.pool, s3ConfigTables.live, instances);
+  }
+
+  private remember(
+    instance: string,
+    previous: Known | undefined,
+    rows: Promise<Map<string, S3ConfigRecord>>,
+  ): Promise<StoredS3Target | undefined> {
     const heardBefore = this.heard;
-    const row = await readS3ConfigRecord(this.deps.pool, instance);
-    // A client holds an opened secret: none outlives its configuration, however that was learnt.
-    if (!row?.enabled) {
-      this.clients.delete(instance);
-      return undefined;
-    }
-    const known = this.clients.get(instance);
-    if (known?.revision === row.revision) return known;
-    let stored;
+    const config = this.open(instance, rows, previous?.config);
+    const known = { config, readAt: this.now() };
+    this.known.set(instance, known);
+    config.then(
+      () => {
+        // A change heard while this was read may not be in what was read.
+        if (this.heard !== heardBefore && this.known.get(instance) === known) {
+          this.known.delete(instance);
+        }
+      },
+      () => {
+        if (this.known.get(instance) === known) this.known.delete(instance);
+      },
+    );
+    return config;
+  }
+
+  private async open(
+    instance: string,
+    rows: Promise<Map<string, S3ConfigRecord>>,
+    previous?: Promise<StoredS3Target | undefined>,
+  ): Promise<StoredS3Target | undefined> {
+    const row = (await rows).get(instance);
+    if (!row?.enabled) return undefined;
+    const before = await previous?.catch(() => undefined);
+    if (before?.revision === row.revision) return before;
     try {
-      stored = await openStoredTarget(this.deps.keys, row);
+      return await openStoredTarget(this.deps.keys, row);
     } catch (error) {
       if (error instanceof StoredSecretUnusableError) {
         throw new UploadFailedError('storage-misconfigured', error.message, false);
@@ -127,10 +192,22 @@ export class UploadTargets {
       }
       throw error;
     }
+  }
+
+  /** The instance's client for this configuration: kept, or made (and kept) now. */
+  private async targetOf(
+    instance: string,
+    config: Promise<StoredS3Target | undefined>,
+  ): Promise<UploadTarget | undefined> {
+    const heardBefore = this.heard;
+    const stored = await config;
+    // A client holds an opened secret: none outlives its configuration, however that was learnt.
     if (!stored) {
       this.clients.delete(instance);
       return undefined;
     }
+    const known = this.clients.get(instance);
+    if (known?.revision === stored.revision) return known;
     const target: UploadTarget = {
       instance,
       revision: stored.revision,
@@ -139,7 +216,7 @@ export class UploadTargets {
       ...(stored.publicBaseUrl === undefined ? {} : { publicBaseUrl: stored.publicBaseUrl }),
       client: createS3Client(stored.location, this.deps.connection),
     };
-    if (this.heard === heardBefore) this.clients.set(instance, target);
+    if (this.heard === heardBefore && this.changes.listening) this.clients.set(instance, target);
     return target;
   }
 

@@ -1,4 +1,4 @@
-import { Partitioners } from 'kafkajs';
+import { Partitioners, type KafkaMessage } from 'kafkajs';
 import type pg from 'pg';
 import { isInstanceName } from '../../domain/instance-name.ts';
 import { createKafka } from '../../infra/kafka.ts';
@@ -138,6 +138,8 @@ export async function startMediaUploadWorker(
           maxRequestBytes: settings.STOWAGE_TOPIC_MAX_MESSAGE_BYTES,
           now: () => new Date(),
         }),
+        // Requests are keyed by instance: their configurations are read in one query per batch.
+        prefetch: (messages) => targets.prefetch(instancesKeying(messages)),
         publish: (outcome, requestKey) => {
           const { topic, message } = outcomeRecord(outcome, topics, requestKey);
           return publisher.publish(topic, message);
@@ -190,6 +192,13 @@ export async function startMediaUploadWorker(
 // Batches kafkajs hands over at once: one per partition, for as many partitions as a worker may
 // be assigned. The uploads they start are bounded by STOWAGE_UPLOAD_CONCURRENCY.
 const batchesInHand = 64;
+
+function* instancesKeying(messages: readonly KafkaMessage[]): Iterable<string> {
+  for (const { key } of messages) {
+    const instance = key?.toString('utf8');
+    if (instance !== undefined && isInstanceName(instance)) yield instance;
+  }
+}
 
 function statusOf(outcome: UploadOutcome, at: Date): UploadStatus | undefined {
   const { instance } = outcome.body;

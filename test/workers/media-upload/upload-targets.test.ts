@@ -17,6 +17,7 @@ let side: ReturnType<typeof commandSide>;
 let projector: Projector;
 let targets: UploadTargets;
 let reads = 0;
+let countingPool: Pool;
 const agents = createGuardedAgents({ allowPrivate: true });
 
 before(async () => {
@@ -35,6 +36,7 @@ before(async () => {
       return Reflect.get(pool, property);
     },
   });
+  countingPool = counting;
   targets = new UploadTargets({
     pool: counting,
     connect: database.connect,
@@ -104,4 +106,38 @@ test('while the change listener is down nothing is kept, so no change can be mis
     await targets.find('beta');
     return reads - start === 0;
   });
+});
+
+test('past the clients bound an instance costs a new client, not a read; a batch is read in one query', async () => {
+  const few = new UploadTargets({
+    pool: countingPool,
+    connect: database.connect,
+    keys: side.keyring,
+    connection: { ...agents, timeoutMs: 1_000 },
+    logger: pino({ level: 'silent' }),
+    maxClients: 1,
+  });
+  await few.start();
+  try {
+    await change(enabling('gamma', 'secret-g', { pathPrefix: 'g/' }));
+    await change(enabling('delta', 'secret-d', { pathPrefix: 'd/' }));
+    const before = reads;
+    few.prefetch(['gamma', 'delta', 'gamma']);
+    const gamma = await few.find('gamma');
+    const delta = await few.find('delta');
+    assert.equal(reads - before, 1, 'both rows in one query');
+    assert.equal(delta?.pathPrefix, 'd/');
+    const again = await few.find('gamma');
+    assert.equal(reads - before, 1, 'the configuration was kept');
+    assert.notEqual(again, gamma, 'its client was not: a new one');
+    assert.equal(
+      await again!.client.config.credentials().then((c) => c.secretAccessKey),
+      'secret-g',
+    );
+
+    await change(disabling('gamma'));
+    await waitUntil(async () => (await few.find('gamma')) === undefined);
+  } finally {
+    await few.close();
+  }
 });
