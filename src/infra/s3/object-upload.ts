@@ -1,6 +1,6 @@
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import { uploadStream } from './streamed-upload.ts';
 
 export interface ObjectUpload {
   client: S3Client;
@@ -13,43 +13,32 @@ export interface ObjectUpload {
   signal: AbortSignal;
 }
 
-// Memory per streamed upload is bounded by about partSize × (queueSize + 1) whatever the object's
-// size, and so is the garbage each part leaves (its chunks, then the part itself) until V8
-// collects it: S3's smallest part size, 5 MiB, keeps a worker streaming a 512 MiB object under
-// its 200 MiB bound with Node's default heap settings (8 MiB parts needed smaller V8 spaces). One
-// part at a time (the source waits while it is sent) keeps several concurrent uploads small;
-// throughput comes from uploading several messages at once. 10,000 parts cap an object at 48 GiB.
-const partSize = 5 * 1024 * 1024;
-const queueSize = 1;
-
 /**
  * Stores `body` as the object `key` and answers its ETag (without the quotes S3 puts around it).
- * Bytes in memory go in one PUT; a stream through lib-storage: one PUT when it fits a part, a
- * multipart upload otherwise.
+ * Bytes in memory go in one PUT; a stream in one PUT when it fits a part, a multipart upload
+ * otherwise (see uploadStream).
  *
- * Aborting `signal` abandons the upload: reading stops, the parts in flight finish, then the
- * multipart upload is aborted on the server and this rejects. Aborting while parts are still
- * arriving (as Upload.abort() does) leaves those parts stored, and paid for, under the aborted id.
+ * Aborting `signal` abandons the upload: reading stops, the part in flight finishes, then the
+ * multipart upload is aborted on the server and this rejects. Aborting while a part is still
+ * arriving leaves that part stored, and paid for, under the aborted id.
  */
 export async function uploadObject(input: ObjectUpload): Promise<string> {
-  const { client, bucket, key, body, signal } = input;
-  const params = {
-    Bucket: bucket,
-    Key: key,
-    Body: body,
+  const { client, body, signal } = input;
+  const object = {
+    Bucket: input.bucket,
+    Key: input.key,
     ContentType: input.contentType,
     ...(input.metadata ? { Metadata: input.metadata } : {}),
   };
   signal.throwIfAborted();
-  if (!(body instanceof Readable)) {
-    const { ETag } = await client.send(new PutObjectCommand(params), { abortSignal: signal });
-    return unquoted(ETag);
+  if (Buffer.isBuffer(body)) {
+    const put = new PutObjectCommand({ ...object, Body: body });
+    return unquoted((await client.send(put, { abortSignal: signal })).ETag);
   }
-  const upload = new Upload({ client, partSize, queueSize, leavePartsOnError: false, params });
   const abandon = () => body.destroy(signal.reason as Error);
   signal.addEventListener('abort', abandon, { once: true });
   try {
-    return unquoted((await upload.done()).ETag);
+    return unquoted(await uploadStream(client, object, body));
   } finally {
     signal.removeEventListener('abort', abandon);
   }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
+import { countStreamedBytes } from '../../infra/young-garbage.ts';
 import { sourceFailure } from './media-source.ts';
 import { UploadFailedError } from './upload-failure.ts';
 
@@ -46,6 +47,7 @@ export function meterMedia(
       size += chunk.length;
       if (size > maxBytes) return done(tooLarge(maxBytes));
       hash?.update(chunk);
+      countStreamedBytes(chunk.length);
       done(null, chunk);
     },
     flush(done) {
