@@ -35,7 +35,6 @@ import { BackendCpu } from './support/pg-backends.ts';
 import { startServer, stopAll, type Child } from './support/processes.ts';
 import { printYardstick } from './support/yardstick.ts';
 
-
 await initSealing();
 const run = promisify(execFile);
 const adminUrl = process.env.PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';

@@ -16,7 +16,7 @@ export const s3ConfigEvents: StoredEvents<S3ConfigState, S3ConfigEvent> = {
   }),
   fromStored: (recorded) => toS3ConfigEvent(recorded.type, recorded.data),
   // Revisions still advance past events this version does not know.
-  passUnknown: (state, recorded) => ({ ...state, revision: recorded.revision }) as S3ConfigState,
+  passUnknown: (state, recorded) => ({ ...state, revision: recorded.revision }),
 };
 
 export function foldS3Config(

@@ -45,8 +45,8 @@ export function prepareUpdateS3Config(deps: PreparationDeps, update: UpdateS3Con
     const keys = keyResolver(deps.keyring, update.instance, state);
     try {
       return {
-        command: await toCommand(update, state, nextRevision, keys.resolve, deps.now()),
-        dropped: keys.discardCreated,
+        command: await toCommand(update, state, nextRevision, () => keys.resolve(), deps.now()),
+        dropped: () => keys.discardCreated(),
         appended: (events) => destroyDisabledKeys(deps, events),
       };
     } catch (error) {
@@ -123,6 +123,7 @@ function keyResolver(keyring: InstanceKeyring, instance: string, state: S3Config
       return created;
     },
     async discardCreated(): Promise<void> {
+      // eslint-disable-next-line no-restricted-syntax -- an unused key left behind is removed by the unreferenced-key collector
       if (created) await keyring.discard(created.id).catch(() => {});
     },
   };

@@ -7,7 +7,6 @@ import { authenticatedPrincipal, type InstanceAccessHooks } from '../http/auth.t
 import { ErrorBody } from '../http/error-handler.ts';
 import type { AddressPolicy } from '../infra/network/address-policy.ts';
 import { formatPosition, type LogPosition } from '../event-sourcing/event-store.ts';
-import { ConcurrentChangeError } from '../event-sourcing/command-handler.ts';
 import type { createUpdateS3ConfigHandler } from './update-s3-config.handler.ts';
 import { instanceParams } from '../contract/instance-params.ts';
 import {

@@ -11,8 +11,8 @@ import {
 
 /** Decides commands against the state folded from a stream's events. */
 export interface Decider<Command, State, Event> {
-  decide(command: Command, state: State): Event[];
-  evolve(state: State, event: Event): State;
+  decide: (command: Command, state: State) => Event[];
+  evolve: (state: State, event: Event) => State;
   initialState: State;
 }
 
@@ -86,7 +86,7 @@ export interface CommandHandlerDeps<Command, State, Event> {
   decider: Decider<Command, State, Event>;
   stored: StoredEvents<State, Event>;
   /** Whether `decide` threw to refuse the command (rather than failed). */
-  isRejection(error: unknown): boolean;
+  isRejection: (error: unknown) => boolean;
   maxAttempts?: number;
 }
 

@@ -17,7 +17,10 @@ import {
 } from 'fastify-type-provider-zod';
 import pg from 'pg';
 import { instanceParams } from '../../../src/contract/instance-params.ts';
-import { toS3ConfigRequest, updateS3ConfigBody } from '../../../src/commands/update-s3-config.schema.ts';
+import {
+  toS3ConfigRequest,
+  updateS3ConfigBody,
+} from '../../../src/commands/update-s3-config.schema.ts';
 import { decide, evolve, initialState, S3ConfigRefused, type S3ConfigCommand } from './decider.ts';
 
 const connectionString = process.env.DATABASE_URL!;
@@ -49,7 +52,7 @@ app.post(
   '/api/instance/s3/:instance',
   {
     onRequest: async (request, reply) => {
-      const { instance } = request.params as { instance: string };
+      const { instance } = request.params;
       if (tokens.get(instance) !== request.headers.token) {
         return reply.code(401).send({ success: false, error: { message: 'Invalid token' } });
       }

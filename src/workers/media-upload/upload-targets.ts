@@ -135,7 +135,7 @@ export class UploadTargets {
     const rows = this.readRecords(wanted);
     for (const instance of wanted) {
       const config = this.remember(instance, this.known.get(instance), rows);
-      // Nobody may ever ask: a failure here is seen (and reported) by the next find, if any.
+      // eslint-disable-next-line no-restricted-syntax -- nobody may ever ask: a failure here is seen (and reported) by the next find, if any
       config.catch(() => {});
     }
   }

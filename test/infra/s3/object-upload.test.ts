@@ -10,7 +10,7 @@ import {
   objectKeys,
   removeTestBucket,
   testS3Client,
-} from '../../workers/support/buckets.ts';
+} from '../../support/buckets.ts';
 
 const partSize = 5 * 1024 * 1024;
 
