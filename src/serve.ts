@@ -1,40 +1,21 @@
-import { Redis } from 'ioredis';
-import type { EventStore } from './event-sourcing/event-store.ts';
-import { createUpdateS3ConfigHandler } from './commands/update-s3-config.handler.ts';
-import { updateS3ConfigRoute } from './commands/update-s3-config.route.ts';
 import { buildApp, type App } from './http/app.ts';
-import { accessControl, instanceAccess } from './http/auth.ts';
 import type { ReadinessCheck } from './http/health.ts';
-import { consoleRoutes } from './http/console.ts';
-import { openApi } from './http/openapi.ts';
-import { requestRateLimit } from './http/rate-limit.ts';
 import { openEventStore } from './infra/event-store/open-event-store.ts';
 import { createLogger, type Logger } from './infra/logger.ts';
 import { loadMasterKey } from './infra/master-keys.ts';
 import { initSealing } from './infra/sealing.ts';
-import { PostgresAccessStore } from './infra/postgres/access-store.ts';
-import { openDatabase, type Database } from './infra/postgres/database.ts';
+import { openDatabase } from './infra/postgres/database.ts';
 import { PostgresInstanceKeyring } from './infra/postgres/postgres-instance-keyring.ts';
 import { collectUnreferencedKeysHourly } from './infra/postgres/unreferenced-keys.ts';
-import type { EventFeed } from './event-sourcing/projection/event-feed.ts';
 import { startProjector } from './event-sourcing/projection/projector.ts';
 import { s3ConfigProjection } from './projections/s3-config-projection.ts';
-import { getS3ConfigHistoryRoute } from './queries/get-s3-config-history.route.ts';
-import { getS3ConfigRoute } from './queries/get-s3-config.route.ts';
-import { OwnWrites } from './queries/own-writes.ts';
-import { PostgresProjectionProgress } from './queries/projection-progress.ts';
-import { PostgresS3ConfigViews } from './queries/s3-config-views.ts';
-import { consoleQueryRoutes } from './queries/console-routes.ts';
-import { PostgresInstanceListViews } from './queries/instance-list-views.ts';
-import { PostgresUploadHistoryViews } from './queries/upload-history-views.ts';
 import { SettingsError, type Role, type Settings } from './settings.ts';
-import { testS3ConfigRoute } from './credential-tests/test-s3-config.route.ts';
 import { createMetrics, metricsRoute } from './http/metrics.ts';
-import { createGuardedAgents } from './infra/s3/guarded-agents.ts';
 import { projectionLagSeconds } from './event-sourcing/projection/projection-lag.ts';
-import { PostgresCredentialTestMailbox } from './infra/postgres/credential-test-mailbox.ts';
 import { startCredentialTestResponder } from './workers/credential-tests/credential-test-responder.ts';
 import { startMediaUploadWorker } from './workers/media-upload/worker.ts';
+import { PostgresCredentialTestMailbox } from './infra/postgres/credential-test-mailbox.ts';
+import { registerApiRole } from './roles/api-role.ts';
 
 export interface RunningService {
   /** Where the HTTP server listens, e.g. http://127.0.0.1:8080. */
@@ -129,7 +110,14 @@ export async function startService(
       cleanups.push(collectUnreferencedKeysHourly(database.pool, eventStore, logger));
     }
     if (roles.has('api')) {
-      await registerApi(app, { settings, database, eventStore, keyring, logger, cleanups });
+      await registerApiRole(app, {
+        settings,
+        database,
+        eventStore,
+        keyring,
+        logger,
+        onStop: (cleanup) => cleanups.push(cleanup),
+      });
     }
     if (roles.has('worker')) {
       if (!masterKey.keypair) {
@@ -181,91 +169,4 @@ export async function startService(
     await stop();
     throw error;
   }
-}
-
-async function registerApi(
-  app: App,
-  deps: {
-    settings: Settings;
-    database: Database;
-    eventStore: EventStore & EventFeed;
-    keyring: PostgresInstanceKeyring;
-    logger: Logger;
-    cleanups: Cleanup[];
-  },
-): Promise<void> {
-  const { settings, database, eventStore, keyring, logger, cleanups } = deps;
-  const accessStore = new PostgresAccessStore({
-    pool: database.pool,
-    connect: database.connect,
-    logger,
-  });
-  await accessStore.startListening();
-  cleanups.push(() => accessStore.close());
-
-  let redis: Redis | undefined;
-  if (settings.REDIS_URL) {
-    // Without an offline queue a Redis outage fails fast (and the limiter lets requests
-    // through) instead of holding every request until Redis returns.
-    redis = new Redis(settings.REDIS_URL, { enableOfflineQueue: false, commandTimeout: 500 });
-    redis.on('error', (error) => logger.warn({ err: error }, 'redis unavailable'));
-    const client = redis;
-    cleanups.push(async () => void client.disconnect());
-  }
-
-  await keyring.listen(database.connect, logger);
-  cleanups.push(() => keyring.close());
-
-  const access = instanceAccess(accessStore);
-  const handle = createUpdateS3ConfigHandler({
-    eventStore,
-    keyring,
-    onKeyDestroyFailed: (error, keyId) =>
-      logger.error({ err: error, keyId }, 'destroying key material failed; the projection retries'),
-  });
-  const endpointPolicy = { allowPrivate: settings.STOWAGE_ALLOW_PRIVATE_ENDPOINTS };
-
-  await app.register(openApi);
-  await app.register(accessControl);
-  await app.register(requestRateLimit, {
-    max: settings.STOWAGE_RATE_LIMIT_PER_MINUTE,
-    isVerifiedToken: (token) => accessStore.isVerified(token),
-    ...(redis ? { redis } : {}),
-  });
-  const ownWrites = new OwnWrites();
-  await app.register(updateS3ConfigRoute({ handle, endpointPolicy, access, ownWrites }));
-
-  const progress = new PostgresProjectionProgress(database.pool, database.connect);
-  cleanups.push(() => progress.close());
-  await app.register(
-    getS3ConfigRoute({
-      views: new PostgresS3ConfigViews(database.pool),
-      progress,
-      access,
-      ownWrites,
-    }),
-  );
-  await app.register(getS3ConfigHistoryRoute({ eventStore, access }));
-  await app.register(
-    consoleQueryRoutes({
-      instances: new PostgresInstanceListViews(database.pool),
-      uploads: new PostgresUploadHistoryViews(database.pool),
-      access,
-    }),
-  );
-  await app.register(consoleRoutes);
-
-  // Credential tests reach customers' endpoints: through the same SSRF guard as the worker.
-  const probeAgents = createGuardedAgents({
-    allowPrivate: settings.STOWAGE_ALLOW_PRIVATE_ENDPOINTS,
-  });
-  cleanups.push(async () => probeAgents.destroy());
-  await app.register(
-    testS3ConfigRoute({
-      access,
-      endpointPolicy,
-      testStored: (instance) => new PostgresCredentialTestMailbox(database.pool).ask(instance),
-      connection: { ...probeAgents, timeoutMs: 10_000, maxAttempts: 1 },
-    }),
-  );
 }
