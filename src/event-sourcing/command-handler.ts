@@ -121,9 +121,16 @@ export function createCommandHandler<Command, State, Event>({
 
   type Request = CommandRequest<Command, State, Event>;
 
-  async function attempt(stream: string, request: Request): Promise<HandledCommand<State>> {
+  async function attempt(
+    stream: string,
+    request: Request,
+    afterConflict: boolean,
+  ): Promise<HandledCommand<State>> {
     const kept = folded.get(stream);
-    if (kept) {
+    // After a conflict the kept state is known to be behind, yet still a true prefix of the
+    // stream: reading only its tail keeps the retry short, so a busy other writer does not win
+    // every race against a reader of the whole stream.
+    if (kept && !afterConflict) {
       const outcome = await decideAndAppend(stream, request, kept, 'unverified');
       if (outcome) return outcome;
     }
@@ -171,7 +178,6 @@ export function createCommandHandler<Command, State, Event>({
       await prepared.appended?.(events);
       return { ...after, position: appended.position };
     } catch (error) {
-      if (error instanceof StreamConflictError) folded.delete(stream);
       if (!appending || error instanceof StreamConflictError) await dropped();
       throw error;
     }
@@ -181,7 +187,7 @@ export function createCommandHandler<Command, State, Event>({
     return perStream.run(stream, async () => {
       for (let attemptNo = 1; ; attemptNo++) {
         try {
-          return await attempt(stream, request);
+          return await attempt(stream, request, attemptNo > 1);
         } catch (error) {
           if (!(error instanceof StreamConflictError)) throw error;
           if (attemptNo >= maxAttempts) throw new ConcurrentChangeError(error.message);
