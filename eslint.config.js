@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules', '.data', '.services', 'dist', '.ci/node24'] },
+  { ignores: ['node_modules', '.data', '.services', 'dist', '.ci/node24', '.ci/node22'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
