@@ -1,6 +1,6 @@
 // Prints the test files `npm run test:unit` runs: every test/**/*.test.ts that needs nothing but
 // PostgreSQL (and Redis, where the rate-limit test finds it) — no Kafka, no S3 server, no Java,
-// no browser, no compiled build. Chosen by what a test and the test/ helpers it imports use, not
+// no browser, no compiled build, no process killed mid-run. Chosen by what a test and the test/ helpers it imports use, not
 // by a list, so a new test lands on the right side by itself. Plain JavaScript: it runs before
 // anything is compiled.
 import { readdirSync, readFileSync } from 'node:fs';
@@ -19,6 +19,7 @@ const needsMoreThanPostgres = [
   /test-services\.sh/, // stops and starts those services
   /bin\/stowage\.js|\bstowageBin\b/, // the compiled build, as processes
   /playwright/, // a browser
+  /'SIGKILL'/, // crash tests: processes killed and restarted, seconds each
 ];
 
 const importPattern = /(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+\.ts)'/g;
