@@ -21,14 +21,14 @@ export interface S3ConfigOutcome {
 interface HandlerDeps {
   eventStore: EventStore;
   keyring: InstanceKeyring;
-  onKeyDestroyFailed?: (error: unknown, keyId: string) => void;
+  onKeyShredFailed?: (error: unknown, keyId: string) => void;
 }
 
 /** Carries out UpdateS3Config on the instance's stream with the generic command handler. */
 export function createUpdateS3ConfigHandler({
   eventStore,
   keyring,
-  onKeyDestroyFailed = () => {},
+  onKeyShredFailed = () => {},
 }: HandlerDeps) {
   const handle = createCommandHandler({
     eventStore,
@@ -36,7 +36,7 @@ export function createUpdateS3ConfigHandler({
     stored: s3ConfigEvents,
     isRejection: (error) => error instanceof S3ConfigRejectedError,
   });
-  const preparation = { keyring, onKeyDestroyFailed, now: () => new Date() };
+  const preparation = { keyring, onKeyShredFailed, now: () => new Date() };
   return async function handleUpdateS3Config(update: UpdateS3Config): Promise<S3ConfigOutcome> {
     const { state, position } = await handle(instanceStream(update.instance), {
       prepare: prepareUpdateS3Config(preparation, update),

@@ -27,7 +27,7 @@ export type S3ConfigRequest =
 
 export interface PreparationDeps {
   keyring: InstanceKeyring;
-  onKeyDestroyFailed: (error: unknown, keyId: string) => void;
+  onKeyShredFailed: (error: unknown, keyId: string) => void;
   now: () => Date;
 }
 
@@ -47,7 +47,7 @@ export function prepareUpdateS3Config(deps: PreparationDeps, update: UpdateS3Con
       return {
         command: await toCommand(update, state, nextRevision, () => keys.resolve(), deps.now()),
         dropped: () => keys.discardCreated(),
-        appended: (events) => destroyDisabledKeys(deps, events),
+        appended: (events) => shredDisabledKeys(deps, events),
       };
     } catch (error) {
       await keys.discardCreated();
@@ -56,14 +56,14 @@ export function prepareUpdateS3Config(deps: PreparationDeps, update: UpdateS3Con
   };
 }
 
-async function destroyDisabledKeys(deps: PreparationDeps, events: readonly S3ConfigEvent[]) {
+async function shredDisabledKeys(deps: PreparationDeps, events: readonly S3ConfigEvent[]) {
   for (const event of events) {
     if (event.type === 'S3ConfigDisabled') {
       // After the append, never before: a failed append must leave the key usable. Should
       // this fail, the projection destroys the key when it applies the event.
       await deps.keyring
         .shred(event.data.keyId)
-        .catch((error: unknown) => deps.onKeyDestroyFailed(error, event.data.keyId));
+        .catch((error: unknown) => deps.onKeyShredFailed(error, event.data.keyId));
     }
   }
 }

@@ -36,7 +36,7 @@ export interface S3ConfigRecord {
 
 export interface FoldedS3Configs extends FoldedBatch<S3ConfigRecord> {
   /** Key material of enablements the batch disabled. */
-  keysToDestroy: string[];
+  keysToShred: string[];
 }
 
 export const emptySettings: S3Settings = {
@@ -60,7 +60,7 @@ export function foldBatch(
   const changed = new Map<string, S3ConfigRecord>();
   const folded: FoldedS3Configs = {
     rows: [],
-    keysToDestroy: [],
+    keysToShred: [],
     through: null,
     applied: 0,
     alreadyApplied: 0,
@@ -83,7 +83,7 @@ export function foldBatch(
     if (step.kind === 'applied') {
       folded.applied++;
       changed.set(step.row.instance, step.row);
-      if (step.destroyKey) folded.keysToDestroy.push(step.destroyKey);
+      if (step.shredKey) folded.keysToShred.push(step.shredKey);
     } else if (step.kind === 'unknown') {
       folded.unknown++;
       if (!folded.unknownTypes.includes(recorded.type)) folded.unknownTypes.push(recorded.type);
@@ -97,7 +97,7 @@ export function foldBatch(
 }
 
 type Step =
-  | { kind: 'applied'; row: S3ConfigRecord; destroyKey?: string }
+  | { kind: 'applied'; row: S3ConfigRecord; shredKey?: string }
   | { kind: 'unknown'; row?: S3ConfigRecord }
   | { kind: 'alreadyApplied' }
   | { kind: 'poison'; reason: string };
@@ -129,7 +129,7 @@ function foldOne(
   try {
     const row = evolveRow(instance, current, event, recorded.revision);
     return event.type === 'S3ConfigDisabled'
-      ? { kind: 'applied', row, destroyKey: event.data.keyId }
+      ? { kind: 'applied', row, shredKey: event.data.keyId }
       : { kind: 'applied', row };
   } catch (error) {
     return { kind: 'poison', reason: reasonOf(error) };

@@ -46,7 +46,7 @@ export function s3ConfigProjection(keys: KeyShredder): S3ConfigProjection {
       // idempotent). After the commit, a crash would lose the destruction for good.
       await Promise.all([
         upsertRecords(db, table, folded.rows),
-        destroyAll(keys, folded.keysToDestroy),
+        shredAll(keys, folded.keysToShred),
       ]);
     },
   };
@@ -54,7 +54,7 @@ export function s3ConfigProjection(keys: KeyShredder): S3ConfigProjection {
 
 const destroyConcurrency = 4;
 
-async function destroyAll(keys: KeyShredder, keyIds: readonly string[]): Promise<void> {
+async function shredAll(keys: KeyShredder, keyIds: readonly string[]): Promise<void> {
   let next = 0;
   const worker = async () => {
     while (next < keyIds.length) await keys.shred(keyIds[next++]!);

@@ -67,8 +67,11 @@ export async function registerApiRole(
   const handle = createUpdateS3ConfigHandler({
     eventStore,
     keyring,
-    onKeyDestroyFailed: (error, keyId) =>
-      logger.error({ err: error, keyId }, 'destroying key material failed; the projection retries'),
+    onKeyShredFailed: (error, keyId) =>
+      logger.error(
+        { err: error, keyId },
+        'shredding the instance key failed; the projection retries',
+      ),
   });
   const endpointPolicy = { allowPrivate: settings.STOWAGE_ALLOW_PRIVATE_ENDPOINTS };
 

@@ -43,7 +43,7 @@ describe('the S3-config projection folds a batch of events into read-model recor
       .then({
         rows: [record({ instance: 'alpha', secret: { ...sealed('k1'), revision: 0 } })],
         applied: 1,
-        keysToDestroy: [],
+        keysToShred: [],
       });
   });
 
@@ -68,7 +68,7 @@ describe('the S3-config projection folds a batch of events into read-model recor
       .when([alpha, disabled('alpha', 'k1', at)])
       .then({
         rows: [record({ instance: 'alpha', enabled: false, settings: empty, revision: 1 })],
-        keysToDestroy: ['k1'],
+        keysToShred: ['k1'],
       });
   });
 
@@ -86,7 +86,7 @@ describe('the S3-config projection folds a batch of events into read-model recor
           record({ instance: 'beta', secret: { ...sealed('kb'), revision: 0 } }),
         ],
         applied: 4,
-        keysToDestroy: ['k1'],
+        keysToShred: ['k1'],
       });
   });
 
@@ -96,7 +96,7 @@ describe('the S3-config projection folds a batch of events into read-model recor
       [alpha, disabled('alpha', 'k1', at)],
     )
       .when([alpha, updated('alpha', settings, sealed('k1'), at), 0])
-      .then({ rows: [], applied: 0, alreadyApplied: 1, keysToDestroy: [] });
+      .then({ rows: [], applied: 0, alreadyApplied: 1, keysToShred: [] });
   });
 
   test('an unknown event type is skipped and counted, and still moves the revision on', () => {
