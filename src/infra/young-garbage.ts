@@ -14,7 +14,8 @@ import { runInNewContext } from 'node:vm';
  * V8's `gc` is exposed in a context of its own, and only there: the flag is set back at once, so
  * no other code (nor the global object) sees it.
  */
-const collectYoungGeneration = exposedGc();
+// Made on first use, not at import: nothing changes V8's flags unless media actually stream.
+let collectYoungGeneration: (() => void) | undefined;
 const bytesPerCollection = 8 * 1024 * 1024;
 let bytesSinceCollection = 0;
 
@@ -23,6 +24,7 @@ export function countStreamedBytes(bytes: number): void {
   bytesSinceCollection += bytes;
   if (bytesSinceCollection < bytesPerCollection) return;
   bytesSinceCollection = 0;
+  collectYoungGeneration ??= exposedGc();
   collectYoungGeneration();
 }
 
