@@ -28,7 +28,8 @@ import {
 } from '../test/projections/support/s3-config-workload.ts';
 import { testMasterKey } from '../test/support/command-side.ts';
 import { createTestDatabase, type TestDatabase } from '../test/support/database.ts';
-import { printYardstick, processCpuMicros } from './support/yardstick.ts';
+import { BackendCpu } from './support/pg-backends.ts';
+import { printYardstick } from './support/yardstick.ts';
 import { initSealing } from '../src/infra/sealing.ts';
 await initSealing();
 
@@ -99,7 +100,7 @@ log('');
 log('| measure | this run | target | |');
 log('|---|---|---|---|');
 log(row('replay events/s ÷ naive one-event-per-transaction', replayRate / naiveRate, 20, '≥'));
-log(row('live projection lag p99 (ms) at 500 appends/s', lag.p99, 50, '≤'));
+log(row(`live projection lag p99 (ms) at ${appendsPerSecond} appends/s`, lag.p99, 50, '≤'));
 log('');
 log(
   '| events in the log | replay s | events/s | CPU µs/event (replay process) | CPU µs/event (PostgreSQL) | time per event ÷ smallest |',
@@ -142,7 +143,8 @@ async function loadAndReplay(
   // through a bitmap scan and a sort of everything after the checkpoint, for every batch.
   await target.pool.query('ANALYZE events');
 
-  const backendsBefore = await backendCpu(target.pool);
+  const backends = await BackendCpu.open(target.url, new URL(target.url).pathname.slice(1));
+  const backendsBefore = await backends.snapshot();
   const cpuBefore = process.cpuUsage();
   started = performance.now();
   const replayed = await replayReadModel(
@@ -151,10 +153,8 @@ async function loadAndReplay(
   );
   const replaySeconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
-  const backendsAfter = await backendCpu(target.pool);
-  let postgresCpuMicros = 0;
-  for (const [pid, micros] of backendsAfter)
-    postgresCpuMicros += micros - (backendsBefore.get(pid) ?? 0);
+  const postgresCpuMicros = await backends.since(backendsBefore);
+  await backends.close();
   log(
     `replay (batched, stowage replay): ${replayed.events} events in ${replaySeconds.toFixed(2)} s = ${Math.round(replayed.events / replaySeconds)} events/s`,
   );
@@ -164,22 +164,6 @@ async function loadAndReplay(
     processCpuMicros: cpu.user + cpu.system,
     postgresCpuMicros,
   };
-}
-
-/** CPU used so far by each PostgreSQL backend serving this database (a backend that ended is not counted). */
-async function backendCpu(pool: Pool): Promise<Map<number, number>> {
-  const { rows } = await pool.query<{ pid: number }>(
-    'SELECT pid FROM pg_stat_activity WHERE datname = current_database()',
-  );
-  const cpu = new Map<number, number>();
-  for (const { pid } of rows) {
-    try {
-      cpu.set(pid, processCpuMicros(pid));
-    } catch {
-      // The backend ended between the query and the read: its CPU is no longer readable.
-    }
-  }
-  return cpu;
 }
 
 async function appendWorkload(store: PostgresEventStore, count: number): Promise<void> {
