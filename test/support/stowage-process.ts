@@ -100,7 +100,11 @@ export async function startStowage(options: StowageProcessOptions): Promise<Stow
   };
   const memoryMiB = (field: 'VmRSS' | 'VmHWM') => {
     const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-    return Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status)?.[1]) / 1024;
+    const kilobytes = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status)?.[1];
+    // A process killed but not yet reaped has a status without memory lines: a NaN here would
+    // pass every budget comparison unnoticed.
+    if (kilobytes === undefined) throw new Error(`${field} unreadable: the process has exited`);
+    return Number(kilobytes) / 1024;
   };
 
   const name = `stowage ${options.args.join(' ')}`;
