@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { publicView } from '../domain/s3-config.ts';
 import { refuseForbiddenEndpoint } from './endpoint-address-check.ts';
-import { authenticatedPrincipal, type InstanceAccessHooks } from '../http/auth.ts';
+import { authenticatedPrincipal, instanceRoute, type InstanceAccessHooks } from '../http/auth.ts';
 import { ErrorBody } from '../http/error-handler.ts';
 import type { AddressPolicy } from '../infra/network/address-policy.ts';
 import { formatPosition, type LogPosition } from '../event-sourcing/event-store.ts';
@@ -32,9 +32,7 @@ export function updateS3ConfigRoute(deps: UpdateS3ConfigRouteDeps) {
     app.post(
       '/api/instance/s3/:instance',
       {
-        config: { failureMessage: 'Failed to update S3 configuration', rateLimit: {} },
-        onRequest: deps.access.authenticate,
-        preValidation: deps.access.authorizeInstance,
+        ...instanceRoute(deps.access, 'Failed to update S3 configuration'),
         preHandler: refuseForbiddenEndpoint(deps.endpointPolicy),
         schema: {
           summary: 'Update S3 config',

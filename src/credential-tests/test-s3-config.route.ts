@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { refuseForbiddenEndpoint } from '../commands/endpoint-address-check.ts';
-import type { InstanceAccessHooks } from '../http/auth.ts';
+import { instanceRoute, type InstanceAccessHooks } from '../http/auth.ts';
 import { ApiError, ErrorBody } from '../http/error-handler.ts';
 import type { AddressPolicy } from '../infra/network/address-policy.ts';
 import { probeBucket } from '../infra/s3/bucket-probe.ts';
@@ -60,9 +60,7 @@ export function testS3ConfigRoute(deps: TestS3ConfigRouteDeps) {
     app.post(
       '/api/instance/s3/:instance/test',
       {
-        config: { failureMessage: 'Failed to test S3 configuration', rateLimit: {} },
-        onRequest: deps.access.authenticate,
-        preValidation: [deps.access.authorizeInstance, emptyBodyTestsStored],
+        ...instanceRoute(deps.access, 'Failed to test S3 configuration', emptyBodyTestsStored),
         preHandler: refuseForbiddenEndpoint(deps.endpointPolicy),
         schema: {
           summary: 'Test S3',

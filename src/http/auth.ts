@@ -79,3 +79,26 @@ export function authenticatedPrincipal(request: FastifyRequest): Principal {
   if (!request.principal) throw new Error('the route reads a principal but does not authenticate');
   return request.principal;
 }
+
+/**
+ * What every API route of a token holder starts with, in one place so that none can forget a
+ * part: rate-limited, authenticated before its body is read, failing with its own message.
+ */
+export function tokenRoute(access: InstanceAccessHooks, failureMessage: string) {
+  return {
+    config: { failureMessage, rateLimit: {} },
+    onRequest: access.authenticate,
+  };
+}
+
+/** A token route on `/:instance`: the token must also reach the instance, before validation. */
+export function instanceRoute(
+  access: InstanceAccessHooks,
+  failureMessage: string,
+  ...thenBeforeValidation: ((request: FastifyRequest) => Promise<void>)[]
+) {
+  return {
+    ...tokenRoute(access, failureMessage),
+    preValidation: [access.authorizeInstance, ...thenBeforeValidation],
+  };
+}

@@ -3,7 +3,12 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { instanceParams } from '../contract/instance-params.ts';
 import { ErrorBody } from '../http/error-handler.ts';
-import { authenticatedPrincipal, type InstanceAccessHooks } from '../http/auth.ts';
+import {
+  authenticatedPrincipal,
+  instanceRoute,
+  tokenRoute,
+  type InstanceAccessHooks,
+} from '../http/auth.ts';
 import {
   instanceListQuery,
   instanceListResponse,
@@ -33,8 +38,7 @@ export function consoleQueryRoutes(deps: ConsoleQueryRoutesDeps) {
     app.get(
       '/api/instances',
       {
-        config: { failureMessage: 'Failed to list instances', rateLimit: {} },
-        onRequest: deps.access.authenticate,
+        ...tokenRoute(deps.access, 'Failed to list instances'),
         schema: {
           summary: 'List instances',
           description:
@@ -58,9 +62,7 @@ export function consoleQueryRoutes(deps: ConsoleQueryRoutesDeps) {
     app.get(
       '/api/instance/s3/:instance/uploads',
       {
-        config: { failureMessage: 'Failed to read upload outcomes', rateLimit: {} },
-        onRequest: deps.access.authenticate,
-        preValidation: deps.access.authorizeInstance,
+        ...instanceRoute(deps.access, 'Failed to read upload outcomes'),
         schema: {
           summary: 'Upload outcomes',
           description:

@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { EventStore } from '../event-sourcing/event-store.ts';
 import { instanceParams } from '../contract/instance-params.ts';
 import { ErrorBody } from '../http/error-handler.ts';
-import type { InstanceAccessHooks } from '../http/auth.ts';
+import { instanceRoute, type InstanceAccessHooks } from '../http/auth.ts';
 import { instanceStream } from '../domain/s3-config.ts';
 import { auditTrail, pageOf } from './s3-config-history.ts';
 import { historyQuery, historyResponse } from './s3-config-query.schema.ts';
@@ -24,9 +24,7 @@ export function getS3ConfigHistoryRoute(deps: GetS3ConfigHistoryRouteDeps) {
     app.get(
       '/api/instance/s3/:instance/history',
       {
-        config: { failureMessage: 'Failed to read S3 configuration', rateLimit: {} },
-        onRequest: deps.access.authenticate,
-        preValidation: deps.access.authorizeInstance,
+        ...instanceRoute(deps.access, 'Failed to read S3 configuration'),
         schema: {
           summary: 'S3 history',
           description:

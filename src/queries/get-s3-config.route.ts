@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { comparePositions, type LogPosition } from '../event-sourcing/event-store.ts';
 import { instanceParams } from '../contract/instance-params.ts';
 import { ErrorBody } from '../http/error-handler.ts';
-import type { InstanceAccessHooks } from '../http/auth.ts';
+import { instanceRoute, type InstanceAccessHooks } from '../http/auth.ts';
 import {
   getS3ConfigHeaders,
   getS3ConfigQuery,
@@ -45,9 +45,7 @@ export function getS3ConfigRoute(deps: GetS3ConfigRouteDeps) {
     app.get(
       '/api/instance/s3/:instance',
       {
-        config: { failureMessage: 'Failed to read S3 configuration', rateLimit: {} },
-        onRequest: deps.access.authenticate,
-        preValidation: deps.access.authorizeInstance,
+        ...instanceRoute(deps.access, 'Failed to read S3 configuration'),
         schema: {
           summary: 'Get S3',
           description:
