@@ -1,11 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import {
   StreamConflictError,
-  type AppendResult,
   type EventStore,
-  type ExpectedRevision,
   type LogPosition,
-  type NewEvent,
   type RecordedEvent,
 } from '../../event-sourcing/event-store.ts';
 import type { EventFeed, LogIdentity } from '../../event-sourcing/projection/event-feed.ts';
@@ -39,11 +36,8 @@ export class InMemoryEventStore implements EventStore, EventFeed {
     return (this.streams.get(stream) ?? []).slice(fromRevision).map(toRecordedEvent);
   }
 
-  async appendToStream(
-    stream: string,
-    events: readonly NewEvent[],
-    expected: ExpectedRevision,
-  ): Promise<AppendResult> {
+  // Typed by the ports (as properties, so the parameters need not be spelt out again).
+  readonly appendToStream: EventStore['appendToStream'] = async (stream, events, expected) => {
     if (events.length === 0) throw new Error('appendToStream needs at least one event');
     const existing = this.streams.get(stream) ?? [];
     const current = existing.length === 0 ? 'no_stream' : existing.length - 1;
@@ -67,14 +61,14 @@ export class InMemoryEventStore implements EventStore, EventFeed {
     this.wakeSubscriptions();
     const last = existing[existing.length - 1]!;
     return { revision: last.revision, position: last.position };
-  }
+  };
 
-  async subscribe(
-    category: string,
-    after: LogPosition | null,
-    onBatch: (events: readonly RecordedEvent[]) => Promise<void>,
-    { signal, maxBatch }: { signal: AbortSignal; maxBatch: number },
-  ): Promise<void> {
+  readonly subscribe: EventFeed['subscribe'] = async (
+    category,
+    after,
+    onBatch,
+    { signal, maxBatch },
+  ) => {
     let checkpoint = after;
     while (!signal.aborted) {
       const batch = this.categoryAfter(category, checkpoint, maxBatch);
@@ -85,7 +79,7 @@ export class InMemoryEventStore implements EventStore, EventFeed {
         await this.nextAppend(signal);
       }
     }
-  }
+  };
 
   async logIdentity(): Promise<LogIdentity> {
     return this.identity;
