@@ -4,8 +4,11 @@ import { StowageError } from '../shared/errors.ts';
  * did in between. Projections read through the feed port (event-sourcing/projection/event-feed.ts).
  */
 export interface EventStore {
-  /** The stream's events from `fromRevision` on (all of them by default); [] when there are none. */
-  readStream(stream: string, fromRevision?: number): Promise<RecordedEvent[]>;
+  /**
+   * The stream's events from `fromRevision` on (all of them by default), at most `maxCount` of
+   * them when given; [] when there are none.
+   */
+  readStream(stream: string, fromRevision?: number, maxCount?: number): Promise<RecordedEvent[]>;
   /** Appends atomically; rejects with StreamConflictError when the stream is not at `expected`. */
   appendToStream(
     stream: string,

@@ -5,7 +5,7 @@ import { instanceParams } from '../contract/instance-params.ts';
 import { ErrorBody } from '../http/error-handler.ts';
 import { instanceRoute, type InstanceAccessHooks } from '../http/auth.ts';
 import { instanceStream } from '../domain/s3-config.ts';
-import { auditTrail, pageOf } from './s3-config-history.ts';
+import { readHistoryPage } from './s3-config-history.ts';
 import { historyQuery, historyResponse } from './s3-config-query.schema.ts';
 
 export interface GetS3ConfigHistoryRouteDeps {
@@ -42,10 +42,9 @@ export function getS3ConfigHistoryRoute(deps: GetS3ConfigHistoryRouteDeps) {
         },
       },
       async (request) => {
-        // Streams are short (one event per configuration change), and each entry's changes need
-        // the state before it, so the whole stream is read and folded for any page.
-        const events = await deps.eventStore.readStream(instanceStream(request.params.instance));
-        return { success: true as const, ...pageOf(auditTrail(events), request.query) };
+        const stream = instanceStream(request.params.instance);
+        const page = await readHistoryPage(deps.eventStore, stream, request.query);
+        return { success: true as const, ...page };
       },
     );
   };

@@ -1,25 +1,58 @@
-import type { RecordedEvent } from '../event-sourcing/event-store.ts';
-import { evolve, initialState, publicView, type S3ConfigState } from '../domain/s3-config.ts';
+import type { EventStore, RecordedEvent } from '../event-sourcing/event-store.ts';
+import { initialState, publicView, settingsOf, type S3ConfigEvent } from '../domain/s3-config.ts';
 import { toS3ConfigEvent } from '../domain/s3-config-events.ts';
 import type { HistoryEntry } from './s3-config-query.schema.ts';
 
 type Changes = HistoryEntry['changes'];
+type View = ReturnType<typeof publicView>;
+
+export interface HistoryPage {
+  history: HistoryEntry[];
+  nextAfter: number | null;
+}
 
 /**
- * The audit trail of one instance's stream, oldest first: who changed what, field by field. The
- * secret is only ever "changed", whatever was sealed. Events of unknown types have no entry.
+ * One page of the instance's audit trail, oldest first, reading only the events it shows: an
+ * update states every setting, so the event just before the page is all its first entry needs to
+ * say what changed. Reading a page costs the same however long the stream has grown.
  */
-export function auditTrail(events: readonly RecordedEvent[]): HistoryEntry[] {
+export async function readHistoryPage(
+  store: Pick<EventStore, 'readStream'>,
+  stream: string,
+  { after, limit }: { after?: number | undefined; limit: number },
+): Promise<HistoryPage> {
+  // The event at `after` (what the page starts from), the page, and one more to tell whether
+  // another page follows.
+  const from = after ?? 0;
+  const events = await store.readStream(stream, from, limit + (after === undefined ? 1 : 2));
+  if (events.some((recorded) => !toS3ConfigEvent(recorded.type, recorded.data))) {
+    // An event of a type this version does not know has no entry and changes no field, so the
+    // view before the page may lie further back: rare enough to read the whole stream for.
+    return pageOf(auditTrail(await store.readStream(stream)), { after, limit });
+  }
+  const [before, page] =
+    after === undefined || events[0]?.revision !== after
+      ? [publicView(initialState), events]
+      : [viewAfter(toS3ConfigEvent(events[0].type, events[0].data)!), events.slice(1)];
+  return pageOf(auditTrail(page, before), { after, limit });
+}
+
+/**
+ * The audit trail of `events`, oldest first: who changed what, field by field, from the view
+ * `before` them. The secret is only ever "changed", whatever was sealed. Events of unknown types
+ * have no entry.
+ */
+export function auditTrail(
+  events: readonly RecordedEvent[],
+  before: View = publicView(initialState),
+): HistoryEntry[] {
   const trail: HistoryEntry[] = [];
-  let state: S3ConfigState = initialState;
+  let view = before;
   for (const recorded of events) {
     const event = toS3ConfigEvent(recorded.type, recorded.data);
-    if (!event) {
-      state = { ...state, revision: recorded.revision };
-      continue;
-    }
-    const next = evolve(state, event);
-    const changes = changedFields(publicView(state), publicView(next));
+    if (!event) continue;
+    const next = viewAfter(event);
+    const changes = changedFields(view, next);
     if (event.type === 'S3ConfigUpdated' && event.data.secret.change === 'sealed') {
       changes.secretKey = 'changed';
     }
@@ -30,17 +63,12 @@ export function auditTrail(events: readonly RecordedEvent[]): HistoryEntry[] {
       actor: { tokenKind: event.data.actor.tokenKind, tokenId: event.data.actor.tokenId },
       changes,
     });
-    state = next;
+    view = next;
   }
   return trail;
 }
 
-export interface HistoryPage {
-  history: HistoryEntry[];
-  nextAfter: number | null;
-}
-
-export function pageOf(
+function pageOf(
   trail: readonly HistoryEntry[],
   { after, limit }: { after?: number | undefined; limit: number },
 ): HistoryPage {
@@ -52,7 +80,12 @@ export function pageOf(
   };
 }
 
-type View = ReturnType<typeof publicView>;
+/** What the API shows after `event`, which needs no earlier event. */
+function viewAfter(event: S3ConfigEvent): View {
+  return event.type === 'S3ConfigUpdated'
+    ? { enabled: true, ...settingsOf(event.data) }
+    : publicView(initialState);
+}
 
 function changedFields(before: View, after: View): Changes {
   const changes: Changes = {};

@@ -47,10 +47,13 @@ export class EventStoreDbEventStore implements EventStore, EventFeed {
     this.client = EventStoreDBClient.connectionString(clientConnectionString(connectionString));
   }
 
-  async readStream(stream: string, fromRevision = 0): Promise<RecordedEvent[]> {
+  async readStream(stream: string, fromRevision = 0, maxCount?: number): Promise<RecordedEvent[]> {
     const events: RecordedEvent[] = [];
     try {
-      const read = this.client.readStream(stream, { fromRevision: BigInt(fromRevision) });
+      const read = this.client.readStream(stream, {
+        fromRevision: BigInt(fromRevision),
+        ...(maxCount === undefined ? {} : { maxCount: BigInt(maxCount) }),
+      });
       for await (const resolved of read) {
         if (!resolved.event) continue;
         const event = decodeRecord(resolved.event);

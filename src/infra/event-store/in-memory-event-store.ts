@@ -32,8 +32,9 @@ export class InMemoryEventStore implements EventStore, EventFeed {
   /** Subscriptions waiting for the next append. */
   private waiting = new Set<() => void>();
 
-  async readStream(stream: string, fromRevision = 0): Promise<RecordedEvent[]> {
-    return (this.streams.get(stream) ?? []).slice(fromRevision).map(toRecordedEvent);
+  async readStream(stream: string, fromRevision = 0, maxCount?: number): Promise<RecordedEvent[]> {
+    const end = maxCount === undefined ? undefined : fromRevision + maxCount;
+    return (this.streams.get(stream) ?? []).slice(fromRevision, end).map(toRecordedEvent);
   }
 
   // Typed by the ports (as properties, so the parameters need not be spelt out again).

@@ -39,13 +39,13 @@ export class PostgresEventStore implements EventStore, EventFeed {
 
   private readonly batches: AppendBatches;
 
-  async readStream(stream: string, fromRevision = 0): Promise<RecordedEvent[]> {
-    // Named, so each connection parses and plans it once.
+  async readStream(stream: string, fromRevision = 0, maxCount?: number): Promise<RecordedEvent[]> {
+    // Named, so each connection parses and plans it once; LIMIT NULL is no limit.
     const { rows } = await this.pool.query<EventRow>({
       name: 'stowage-read-stream',
       text: `SELECT ${eventColumns} FROM events
-             WHERE stream_name = $1 AND stream_revision >= $2 ORDER BY stream_revision`,
-      values: [stream, fromRevision],
+             WHERE stream_name = $1 AND stream_revision >= $2 ORDER BY stream_revision LIMIT $3`,
+      values: [stream, fromRevision, maxCount ?? null],
     });
     return rows.map(toRecordedEvent);
   }

@@ -130,6 +130,20 @@ export function eventStoreContract(name: string, makeStore: () => Promise<StoreU
         assert.deepEqual(await store.readStream(stream, 3), []);
       });
 
+      test('a stream read with a maximum count returns at most that many, in order', async () => {
+        const stream = uniqueStream();
+        const written = [newEvent(), newEvent(), newEvent(), newEvent()];
+        await store.appendToStream(stream, written, 'no_stream');
+        const middle = await store.readStream(stream, 1, 2);
+        assert.deepEqual(middle.map(asNewEvent), written.slice(1, 3));
+        assert.deepEqual(
+          middle.map((event) => event.revision),
+          [1, 2],
+        );
+        assert.deepEqual((await store.readStream(stream, 2, 10)).map(asNewEvent), written.slice(2));
+        assert.deepEqual(await store.readStream(stream, 4, 1), []);
+      });
+
       test('of concurrent appends at the same expected revision exactly one wins', async () => {
         const existing = uniqueStream();
         await store.appendToStream(existing, [newEvent()], 'no_stream');
