@@ -59,7 +59,7 @@ async function change(request: Parameters<typeof side.handle>[0]) {
   await reached(projector, outcome.position ?? null);
 }
 
-test('a configuration is read once, kept, and read again only after the projection announces a change', async () => {
+test('a configuration read is kept, and read again only after the projection announces a change', async () => {
   await change(enabling('alpha', 'secret-one', { pathPrefix: 'one/' }));
   // The change's announcement may still be on its way, and when heard it rightly drops what was
   // read before it: the first lookup to outlive it is the one kept.
