@@ -10,6 +10,7 @@ import {
   s3ConfigProjectionName,
 } from '../../src/projections/s3-config-projection.ts';
 import { generateKeypair, initSealing } from '../../src/infra/sealing.ts';
+import type { EventFeed } from '../../src/event-sourcing/projection/event-feed.ts';
 import { s3ConfigChangedChannel } from '../../src/projections/s3-config-table.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { noKeys, projectorOver, reached } from './support/projection-harness.ts';
@@ -137,6 +138,44 @@ describe('stowage replay', () => {
     assert.deepEqual(results.map((result) => result.status).sort(), ['fulfilled', 'rejected']);
     const rejected = results.find((result) => result.status === 'rejected');
     assert.ok(rejected?.reason instanceof ReplayBusyError);
+  });
+});
+
+describe('stowage replay with no live checkpoint', () => {
+  let database: TestDatabase;
+  let store: PostgresEventStore;
+  before(async () => {
+    database = await createTestDatabase();
+    store = new PostgresEventStore(database.pool, database.connect);
+    await appendHistories(store, workload('n', 60, 5, 13), { chunk: 3 });
+  });
+  after(() => database?.drop());
+
+  test('a feed that pauses longer than the idle wait is still read to its end before the swap', async () => {
+    // Nothing to catch up to (no projector ever ran), so only the replay's own reading decides
+    // what the swapped-in table holds. Every third batch comes late, as from a loaded store.
+    let batches = 0;
+    const slowFeed: EventFeed = {
+      logIdentity: () => store.logIdentity(),
+      firstRecordedAfter: (category, after) => store.firstRecordedAfter(category, after),
+      subscribe: (category, from, onBatch, options) =>
+        store.subscribe(
+          category,
+          from,
+          async (events) => {
+            if (++batches % 3 === 0) await new Promise((resolve) => setTimeout(resolve, 700));
+            await onBatch(events);
+          },
+          options,
+        ),
+    };
+    const outcome = await replayReadModel(
+      { definition: s3ConfigProjection(noKeys), pool: database.pool, feed: slowFeed, maxBatch: 40 },
+      { verify: false },
+    );
+    assert.equal(outcome.swapped, true);
+    assert.equal(outcome.events, 300);
+    await assertReadModelMatchesLog(database.pool, store);
   });
 });
 

@@ -46,9 +46,9 @@ export class ReplayBusyError extends StowageError {
   }
 }
 
-// The bulk of the log counts as read once a batch comes back short, or nothing arrived for this
-// long after the last one. Stopping early costs no correctness, only time: the rebuild is then
-// brought up to the live checkpoint, and the live projector goes on from wherever it ends.
+// The bulk of the log counts as read once a batch comes back short (the feed was at its end), or
+// once nothing arrived for this long and the log holds nothing after the rebuild: a loaded
+// store's pause is not its end, and the wait doubles each time it is mistaken for one.
 const caughtUpAfterIdleMs = 300;
 
 /**
@@ -149,17 +149,17 @@ async function readToEnd<Row, Folded extends FoldedBatch<Row>>(
 ): Promise<void> {
   const maxBatch = deps.maxBatch ?? 2000;
   const { category } = deps.definition;
-  await readAlong(
-    deps.feed,
-    category,
-    rebuild.position,
-    maxBatch,
-    caughtUpAfterIdleMs,
-    async (events) => {
+  // Without a live checkpoint in this log there is nothing to catch up to later: what is read
+  // here is what the swapped-in table holds.
+  for (let idleMs = caughtUpAfterIdleMs; ; idleMs *= 2) {
+    let short = false;
+    await readAlong(deps.feed, category, rebuild.position, maxBatch, idleMs, async (events) => {
       await apply(deps, rebuild, events);
-      return events.length === maxBatch;
-    },
-  );
+      short = events.length < maxBatch;
+      return !short;
+    });
+    if (short || (await deps.feed.firstRecordedAfter(category, rebuild.position)) === null) return;
+  }
 }
 
 /** Applies the events up to and including `target`, if the rebuild has not reached it. */
