@@ -44,18 +44,18 @@ const appendToStreams = `
   FROM appended GROUP BY stream_name`;
 
 /**
- * Group commit: appends arriving while `inFlight` statements are already running wait for one
- * to finish and then go together in one statement. A lone append goes at once, so an idle
- * service adds no latency; a busy one spends one statement and one commit on many appends.
- * Every append is durable before its caller hears of it.
+ * Group commit: one statement at a time, and the appends that arrive while it runs go together
+ * in the next. A lone append goes at once, so an idle service adds no latency; a busy one spends
+ * one statement and one commit on many appends. Every append is durable before its caller hears
+ * of it. One at a time measured best: PostgreSQL spent 110–119 µs per appended event, against
+ * 150–210 with 2 or 4 statements in flight and 353 with 8 (bench/README.md).
  */
 export class AppendBatches {
   private readonly waiting: Append[] = [];
-  private running = 0;
+  private running = false;
 
   constructor(
     private readonly pool: Pool,
-    private readonly inFlight: number,
     private readonly maxStreams = 200,
   ) {}
 
@@ -67,14 +67,12 @@ export class AppendBatches {
   }
 
   private sendWaiting(): void {
-    while (this.running < this.inFlight && this.waiting.length > 0) {
-      const batch = this.takeBatch();
-      this.running += 1;
-      void this.send(batch).finally(() => {
-        this.running -= 1;
-        this.sendWaiting();
-      });
-    }
+    if (this.running || this.waiting.length === 0) return;
+    this.running = true;
+    void this.send(this.takeBatch()).finally(() => {
+      this.running = false;
+      this.sendWaiting();
+    });
   }
 
   /** Up to maxStreams appends, each stream at most once (a second one waits for the next). */

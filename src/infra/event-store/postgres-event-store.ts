@@ -15,10 +15,6 @@ import { escapeLike, eventColumns, toRecordedEvent, type EventRow } from './post
 
 export const eventsChannel = 'stowage_events';
 
-// Concurrent appends beyond this many statements in flight wait and go in one statement (group
-// commit): on a busy service fewer, larger transactions cost PostgreSQL far less per event.
-const appendStatementsInFlight = 4;
-
 /**
  * Event store on plain PostgreSQL (the embedded default and the tests).
  *
@@ -34,7 +30,7 @@ export class PostgresEventStore implements EventStore, EventFeed {
     /** Opens a dedicated connection for LISTEN; the pool's connections come and go. */
     private readonly connect: () => Promise<pg.Client>,
   ) {
-    this.batches = new AppendBatches(pool, appendStatementsInFlight);
+    this.batches = new AppendBatches(pool);
   }
 
   private readonly batches: AppendBatches;

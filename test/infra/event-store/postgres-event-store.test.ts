@@ -211,3 +211,42 @@ async function insertEvent(
     [stream, revision, id, type, data, metadata],
   );
 }
+
+describe('PostgresEventStore group commit', () => {
+  test('appends to many streams at once share a few transactions; a stream at a wrong revision fails alone', async () => {
+    const database = await createTestDatabase();
+    try {
+      const store = new PostgresEventStore(database.pool, database.connect);
+      const prefix = `group-${randomBytes(4).toString('hex')}`;
+      const late = `${prefix}-late`;
+      await store.appendToStream(late, [newEvent()], 'no_stream');
+
+      const streams = Array.from({ length: 50 }, (_, n) => `${prefix}-${n}`);
+      const outcomes = await Promise.allSettled([
+        ...streams.map((stream) =>
+          store.appendToStream(stream, [newEvent(), newEvent()], 'no_stream'),
+        ),
+        store.appendToStream(late, [newEvent()], 'no_stream'),
+      ]);
+
+      const landed = outcomes.slice(0, 50).map((outcome) => {
+        assert.equal(outcome.status, 'fulfilled');
+        return outcome.value;
+      });
+      const conflict = outcomes[50]!;
+      assert.equal(conflict.status, 'rejected');
+      assert.equal(conflict.reason.name, 'StreamConflictError');
+      // The first append goes at once, alone; those that arrived meanwhile go in the next one.
+      const transactions = new Set(landed.map((result) => result.position[0]));
+      assert.ok(transactions.size <= 3, `${transactions.size} transactions for 50 appends`);
+      for (const [n, stream] of streams.entries()) {
+        const events = await store.readStream(stream);
+        assert.equal(events.length, 2);
+        assert.deepEqual(events.at(-1)!.position, landed[n]!.position);
+      }
+      assert.equal((await store.readStream(late)).length, 1);
+    } finally {
+      await database.drop();
+    }
+  });
+});
