@@ -141,17 +141,11 @@ describe('stowage replay', () => {
   });
 });
 
-describe('stowage replay with no live checkpoint', () => {
-  let database: TestDatabase;
-  let store: PostgresEventStore;
-  before(async () => {
-    database = await createTestDatabase();
-    store = new PostgresEventStore(database.pool, database.connect);
+test('with no live checkpoint, a feed that pauses longer than the idle wait is still read to its end before the swap', async () => {
+  const database = await createTestDatabase();
+  try {
+    const store = new PostgresEventStore(database.pool, database.connect);
     await appendHistories(store, workload('n', 60, 5, 13), { chunk: 3 });
-  });
-  after(() => database?.drop());
-
-  test('a feed that pauses longer than the idle wait is still read to its end before the swap', async () => {
     // Nothing to catch up to (no projector ever ran), so only the replay's own reading decides
     // what the swapped-in table holds. Every third batch comes late, as from a loaded store.
     let batches = 0;
@@ -176,7 +170,9 @@ describe('stowage replay with no live checkpoint', () => {
     assert.equal(outcome.swapped, true);
     assert.equal(outcome.events, 300);
     await assertReadModelMatchesLog(database.pool, store);
-  });
+  } finally {
+    await database.drop();
+  }
 });
 
 async function assertNoRebuildLeft(database: TestDatabase) {
