@@ -194,7 +194,7 @@ try {
   processes.forEach((role) => role.sampleRss());
   // The API and projector are idle-sized. The worker's 200 MiB bound holds for one 512 MiB stream
   // (the worker test); under this mixed load (8 concurrent uploads, 64 MiB ones among them, over
-  // 200 instances with an S3 client each) workers peaked at 161–187 MiB on Node 20 and 217–321 MiB
+  // 200 instances with an S3 client each) workers peaked at 161–194 MiB on Node 20 and 204–327 MiB
   // on Node 24 in the runs of 2026-12-02 (309–328 MiB before part buffers were reused and dead
   // socket chunks collected young); the budget leaves room above the highest of those.
   const budgets: Record<string, number> = { api: 200, projector: 200, worker: 384 };
