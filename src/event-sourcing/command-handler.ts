@@ -86,7 +86,7 @@ export interface CommandHandlerDeps<Command, State, Event> {
   decider: Decider<Command, State, Event>;
   stored: StoredEvents<State, Event>;
   /** Whether `decide` threw to refuse the command (rather than failed). */
-  isRejection: (error: unknown) => boolean;
+  isRejection: (error: unknown) => error is Error;
   maxAttempts?: number;
 }
 
@@ -130,20 +130,29 @@ export function createCommandHandler<Command, State, Event>({
     // After a conflict the kept state is known to be behind, yet still a true prefix of the
     // stream: reading only its tail keeps the retry short, so a busy other writer does not win
     // every race against a reader of the whole stream.
-    if (kept && !afterConflict) {
-      const outcome = await decideAndAppend(stream, request, kept, 'unverified');
-      if (outcome) return outcome;
-    }
-    return (await decideAndAppend(stream, request, await upToDate(stream, kept), 'current'))!;
+    if (!kept || afterConflict)
+      return decided(await decideAndAppend(stream, request, await upToDate(stream, kept)));
+    const outcome = await decideAndAppend(stream, request, kept);
+    if (!(outcome instanceof Unproven)) return outcome;
+    const current = await upToDate(stream, kept);
+    // Nothing appended since: the same state decides the same way (decide is pure).
+    if (current.revision === kept.revision) return decided(outcome);
+    return decided(await decideAndAppend(stream, request, current));
   }
 
-  /** Undefined when an unverified state led to no append or to a refusal. */
+  /** The outcome on a current state: its refusal is the answer, and no change is one too. */
+  function decided(outcome: HandledCommand<State> | Unproven<State>): HandledCommand<State> {
+    if (!(outcome instanceof Unproven)) return outcome;
+    if (outcome.refusal !== undefined) throw outcome.refusal;
+    return outcome.folded;
+  }
+
+  /** Appends what the command decided on `current`; a refusal or no change is only reported. */
   async function decideAndAppend(
     stream: string,
     request: Request,
     current: Folded<State>,
-    freshness: 'current' | 'unverified',
-  ): Promise<HandledCommand<State> | undefined> {
+  ): Promise<HandledCommand<State> | Unproven<State>> {
     const { state, revision } = current;
     const prepared = await request.prepare(state, revision === null ? 0 : revision + 1);
     const dropped = async () => prepared.dropped?.();
@@ -153,15 +162,13 @@ export function createCommandHandler<Command, State, Event>({
       try {
         events = decider.decide(prepared.command, state);
       } catch (error) {
-        if (freshness === 'unverified' && isRejection(error)) {
-          await dropped();
-          return undefined;
-        }
-        throw error;
+        if (!isRejection(error)) throw error;
+        await dropped();
+        return new Unproven(current, error);
       }
       if (events.length === 0) {
         await dropped();
-        return freshness === 'current' ? current : undefined;
+        return new Unproven(current);
       }
       appending = true;
       const appended = await eventStore.appendToStream(
@@ -196,6 +203,17 @@ export function createCommandHandler<Command, State, Event>({
       }
     });
   };
+}
+
+/**
+ * A decision that appended nothing: no change, or a refusal. On a kept state it proves nothing,
+ * since the state may be stale; on a current one it is the answer.
+ */
+class Unproven<State> {
+  constructor(
+    readonly folded: Folded<State>,
+    readonly refusal?: Error,
+  ) {}
 }
 
 // A folded state is a few hundred bytes; this bounds the cache to some megabytes.

@@ -186,6 +186,22 @@ describe('the generic command handler', () => {
     ]);
   });
 
+  test('a repeat or a refusal on a kept state the stream confirms stands, prepared once', async () => {
+    const store = new InMemoryEventStore();
+    const a = apiProcess(store);
+    await a.when(reserve('a', 'ann'));
+    const preparedBefore = a.seen.prepared;
+
+    const repeat = await a.when(reserve('a', 'ann'));
+    await assert.rejects(a.when(reserve('a', 'bob')), SeatTaken);
+
+    assert.equal(repeat.position, undefined);
+    assert.equal(repeat.revision, 0);
+    assert.equal(a.seen.prepared - preparedBefore, 2, 'one preparation per command');
+    assert.equal(a.seen.dropped, 2);
+    await thenStream(store, [['SeatReserved', 'a', 'ann']]);
+  });
+
   test('a refusal on the current state reaches the caller and appends nothing', async () => {
     const store = new InMemoryEventStore();
     await given(store, reserve('a', 'ann'));
