@@ -11,6 +11,7 @@ import {
 import type { EventFeed, LogIdentity } from '../../event-sourcing/projection/event-feed.ts';
 import type { Pool } from '../postgres/pool.ts';
 import { AppendBatches } from './postgres-append-batches.ts';
+import { ReadBatches } from './postgres-read-batches.ts';
 import { escapeLike, eventColumns, toRecordedEvent, type EventRow } from './postgres-event-rows.ts';
 
 export const eventsChannel = 'stowage_events';
@@ -31,19 +32,14 @@ export class PostgresEventStore implements EventStore, EventFeed {
     private readonly connect: () => Promise<pg.Client>,
   ) {
     this.batches = new AppendBatches(pool);
+    this.reads = new ReadBatches(pool);
   }
 
   private readonly batches: AppendBatches;
+  private readonly reads: ReadBatches;
 
-  async readStream(stream: string, fromRevision = 0, maxCount?: number): Promise<RecordedEvent[]> {
-    // Named, so each connection parses and plans it once; LIMIT NULL is no limit.
-    const { rows } = await this.pool.query<EventRow>({
-      name: 'stowage-read-stream',
-      text: `SELECT ${eventColumns} FROM events
-             WHERE stream_name = $1 AND stream_revision >= $2 ORDER BY stream_revision LIMIT $3`,
-      values: [stream, fromRevision, maxCount ?? null],
-    });
-    return rows.map(toRecordedEvent);
+  readStream(stream: string, fromRevision = 0, maxCount?: number): Promise<RecordedEvent[]> {
+    return this.reads.read(stream, fromRevision, maxCount ?? null);
   }
 
   async appendToStream(

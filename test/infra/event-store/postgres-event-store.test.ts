@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { describe, test } from 'node:test';
+import { describe, mock, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import type pg from 'pg';
 import type { AppendResult, NewEvent } from '../../../src/event-sourcing/event-store.ts';
@@ -248,5 +248,43 @@ describe('PostgresEventStore group commit', () => {
     } finally {
       await database.drop();
     }
+  });
+});
+
+describe('PostgresEventStore read batching', () => {
+  test('concurrent stream reads share a few statements, and each gets its own range', async () => {
+    await withDatabase(async (database, store) => {
+      const prefix = `reads-${randomBytes(4).toString('hex')}`;
+      const streams = Array.from({ length: 40 }, (_, n) => `${prefix}-${n}`);
+      for (const [n, stream] of streams.entries()) {
+        await store.appendToStream(
+          stream,
+          Array.from({ length: 1 + (n % 5) }, () => newEvent('Step', { stream, n })),
+          'no_stream',
+        );
+      }
+      const query = mock.method(database.pool, 'query');
+      try {
+        // Every stream from revision n % 3 on, and every other one capped at 2 events.
+        const reads = await Promise.all([
+          ...streams.map((stream, n) => store.readStream(stream, n % 3, n % 2 ? 2 : undefined)),
+          store.readStream(`${prefix}-missing`),
+        ]);
+
+        // The first read goes at once, alone; those that arrived meanwhile go in the next one.
+        assert.ok(query.mock.callCount() <= 3, `${query.mock.callCount()} statements for 41 reads`);
+        for (const [n, stream] of streams.entries()) {
+          const from = n % 3;
+          const to = Math.min(1 + (n % 5), n % 2 ? from + 2 : Infinity);
+          assert.deepEqual(
+            reads[n]!.map((event) => [event.stream, event.revision]),
+            Array.from({ length: Math.max(0, to - from) }, (_, k) => [stream, from + k]),
+          );
+        }
+        assert.deepEqual(reads[40], []);
+      } finally {
+        query.mock.restore();
+      }
+    });
   });
 });
