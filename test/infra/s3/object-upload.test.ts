@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { uploadObject } from '../../../src/infra/s3/object-upload.ts';
+import { uploadPartSize as partSize } from '../../../src/infra/s3/streamed-upload.ts';
 import {
   createTestBucket,
   multipartUploadsIn,
@@ -11,8 +12,6 @@ import {
   removeTestBucket,
   testS3Client,
 } from '../../support/buckets.ts';
-
-const partSize = 5 * 1024 * 1024;
 
 /** `bytes` as a stream of uneven chunks, as a socket delivers them; optionally failing at its end. */
 function chunked(bytes: Buffer, failAtEnd?: Error): Readable {
