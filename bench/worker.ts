@@ -34,6 +34,7 @@ import { startMediaServer, type MediaServer } from '../test/support/media-server
 import { startStowage } from '../test/support/stowage-process.ts';
 import { initSealing } from '../src/infra/sealing.ts';
 import { seedEnabledInstances } from './support/seeded-instances.ts';
+import { ServiceCpu } from './support/service-cpu.ts';
 import { printYardstick, processCpuMicros } from './support/yardstick.ts';
 
 await initSealing();
@@ -79,20 +80,13 @@ const kafka = createKafka(
   pino({ level: 'error' }),
 );
 const names = uniqueWorkerNames();
+const services = ServiceCpu.find(['s3proxy', 'kafka']);
 printYardstick('start');
 try {
   const side = commandSide(database);
   const instances = await configureInstances(side);
   const growthInstances = await seedGrowthInstances(side.masterKey);
   const smallPayload = randomBytes(smallSize).toString('base64');
-
-  // Both paths run warmed up: the SDK's first thousand requests are several times slower (JIT).
-  await direct(warmUpCount, () => Buffer.from(smallPayload, 'base64'));
-  const directSmall = await direct(smallCount, () => Buffer.from(smallPayload, 'base64'));
-  const directLarge = await direct(largeCount, () => download(media, largeSize));
-  log(
-    `direct lib-storage, ${concurrency} at a time: ${rate(directSmall.seconds, smallCount)} uploads/s of 10 KiB (${perMessage(directSmall.cpuMicros, smallCount)} µs CPU each); ${throughput(directLarge.seconds, largeCount)} MiB/s of 8 MiB (${perMessage(directLarge.cpuMicros, largeCount)} µs CPU each)`,
-  );
 
   // The worker as deployed: a process of its own, the platform's producer and consumer here.
   const worker = await startStowage({
@@ -125,6 +119,8 @@ try {
         source: source(),
       }));
       const cpuBefore = processCpuMicros(workerPid);
+      const servicesBefore = services.snapshot();
+      const benchBefore = process.cpuUsage();
       const started = performance.now();
       // A produce request must stay under the broker's 1 MB.
       for (let from = 0; from < requests.length; from += 50) {
@@ -138,20 +134,35 @@ try {
         const first = outcomes.failed.get(failed[0]!.id)![0]!;
         throw new Error(`${failed.length} uploads failed, the first: ${first.reason}`);
       }
+      const bench = process.cpuUsage(benchBefore);
       return {
         seconds: (performance.now() - started) / 1000,
         cpuMicros: processCpuMicros(workerPid) - cpuBefore,
+        servicesMicros: services.since(servicesBefore),
+        benchMicros: bench.user + bench.system,
       };
     };
-    // Warm-up: group joined, partitions assigned, clients made, connections open, code compiled.
+    // Both paths run warmed up: the SDK's first thousand requests are several times slower (JIT);
+    // and the worker's group joined, partitions assigned, clients made, connections open.
+    await direct(warmUpCount, () => Buffer.from(smallPayload, 'base64'));
     await through(warmUpCount, () => ({ base64: smallPayload }));
+    // Each direct case right before its worker case: the S3 server's CPU per object grows as the
+    // run goes on (measured alone: 32 ms per 8 MiB object at first, 52 ms after 64 more), which
+    // would otherwise be charged to whichever path runs later.
+    const directSmall = await direct(smallCount, () => Buffer.from(smallPayload, 'base64'));
     const workerSmall = await through(smallCount, () => ({ base64: smallPayload }));
+    const directLarge = await direct(largeCount, () => download(media, largeSize));
     const workerLarge = await through(largeCount, () => ({
       url: media.url(`/bytes/${largeSize}`),
     }));
     log(
+      `direct lib-storage, ${concurrency} at a time: ${rate(directSmall.seconds, smallCount)} uploads/s of 10 KiB (${perMessage(directSmall.cpuMicros, smallCount)} µs CPU each); ${throughput(directLarge.seconds, largeCount)} MiB/s of 8 MiB (${perMessage(directLarge.cpuMicros, largeCount)} µs CPU each)`,
+    );
+    log(
       `through Kafka and the worker: ${rate(workerSmall.seconds, smallCount)} uploads/s of 10 KiB (worker ${perMessage(workerSmall.cpuMicros, smallCount)} µs CPU each); ${throughput(workerLarge.seconds, largeCount)} MiB/s of 8 MiB (worker ${perMessage(workerLarge.cpuMicros, largeCount)} µs CPU each)`,
     );
+    printCpuShares('10 KiB', smallCount, directSmall, workerSmall);
+    printCpuShares('8 MiB', largeCount, directLarge, workerLarge);
     const smallRatio = directSmall.seconds / workerSmall.seconds;
     const largeRatio = directLarge.seconds / workerLarge.seconds;
     log(
@@ -256,8 +267,9 @@ function printGrowth(cases: { count: number; seconds: number; cpuMicros: number 
 async function direct(
   count: number,
   body: () => Buffer | Promise<IncomingMessage>,
-): Promise<{ seconds: number; cpuMicros: number }> {
+): Promise<Measured> {
   let next = 0;
+  const servicesBefore = services.snapshot();
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
   await Promise.all(
@@ -279,7 +291,44 @@ async function direct(
     }),
   );
   const cpu = process.cpuUsage(cpuBefore);
-  return { seconds: (performance.now() - started) / 1000, cpuMicros: cpu.user + cpu.system };
+  return {
+    seconds: (performance.now() - started) / 1000,
+    cpuMicros: cpu.user + cpu.system,
+    servicesMicros: services.since(servicesBefore),
+  };
+}
+
+/** A case's wall time, its uploader's CPU and the services' (by name). */
+interface Measured {
+  seconds: number;
+  cpuMicros: number;
+  servicesMicros: Map<string, number>;
+  /** Through the worker: this process's, producing the requests and reading the outcomes. */
+  benchMicros?: number;
+}
+
+/**
+ * CPU µs per upload of every process that took part: the uploader (this process for the direct
+ * path, the worker otherwise), the S3 server, the Kafka broker and, through the worker, this
+ * process producing requests and reading outcomes. The machine's two cores are shared by them all.
+ */
+function printCpuShares(size: string, count: number, direct: Measured, worker: Measured): void {
+  log(`CPU µs per ${size} upload, by process:`);
+  log('| path | uploader | S3 server | Kafka broker | benchmark producer + consumer | all |');
+  log('| --- | ---: | ---: | ---: | ---: | ---: |');
+  for (const [path, measured] of [
+    ['direct lib-storage', direct],
+    ['through Kafka and the worker', worker],
+  ] as const) {
+    const s3 = measured.servicesMicros.get('s3proxy')!;
+    const broker = measured.servicesMicros.get('kafka')!;
+    const bench = measured.benchMicros ?? 0;
+    const all = measured.cpuMicros + s3 + broker + bench;
+    const cells = [measured.cpuMicros, s3, broker, bench, all].map((micros) =>
+      perMessage(micros, count),
+    );
+    log(`| ${path} | ${cells.join(' | ')} |`);
+  }
 }
 
 function download(server: MediaServer, size: number): Promise<IncomingMessage> {
