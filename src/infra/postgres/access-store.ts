@@ -15,6 +15,7 @@ import {
   type CreatedAccount,
   type CreatedInstance,
 } from './access-changes.ts';
+import { BatchedLookup } from './batched-lookup.ts';
 import { ChannelListener } from './channel-listener.ts';
 import type { Logger } from '../logger.ts';
 import type { Pool } from './pool.ts';
@@ -38,6 +39,7 @@ export interface AccessStoreOptions {
 }
 
 interface TokenRow {
+  id: string;
   kind: 'account' | 'instance';
   account_id: string;
   instance_name: string | null;
@@ -68,8 +70,22 @@ export class PostgresAccessStore implements AccessDirectory {
   private readonly revocations: ChannelListener;
   // Counts cache invalidations, so a lookup that raced one does not cache what it read before it.
   private invalidations = 0;
+  // Tokens and instances met for the first time, looked up many per statement.
+  private readonly tokenRows: BatchedLookup<TokenRow>;
+  private readonly instanceRows: BatchedLookup<{ name: string; account_id: string }>;
 
   constructor(private readonly options: AccessStoreOptions) {
+    this.tokenRows = new BatchedLookup(options.pool, {
+      name: 'stowage-find-tokens',
+      text: `SELECT id, kind, account_id, instance_name, hash FROM access_tokens
+             WHERE id = ANY($1::text[]) AND revoked_at IS NULL`,
+      keyOf: (row) => row.id,
+    });
+    this.instanceRows = new BatchedLookup(options.pool, {
+      name: 'stowage-find-instances',
+      text: 'SELECT name, account_id FROM instances WHERE name = ANY($1::text[])',
+      keyOf: (row) => row.name,
+    });
     this.revocations = new ChannelListener({
       connect: options.connect,
       channel: tokensChannel,
@@ -103,12 +119,7 @@ export class PostgresAccessStore implements AccessDirectory {
     if (cached) return secretMatches(parsed.secret, cached.secretHash) ? cached.principal : null;
 
     const invalidationsBefore = this.invalidations;
-    const { rows } = await this.options.pool.query<TokenRow>(
-      `SELECT kind, account_id, instance_name, hash FROM access_tokens
-       WHERE id = $1 AND revoked_at IS NULL`,
-      [parsed.tokenId],
-    );
-    const row = rows[0];
+    const row = await this.tokenRows.find(parsed.tokenId);
     if (!row) {
       this.unknownIds.set(parsed.tokenId, true);
       return null;
@@ -139,14 +150,11 @@ export class PostgresAccessStore implements AccessDirectory {
   async instanceExists(accountId: string, instance: string): Promise<boolean> {
     const key = `${accountId}/${instance}`;
     if (this.knownInstances.get(key)) return true;
-    const { rowCount } = await this.options.pool.query(
-      'SELECT 1 FROM instances WHERE name = $1 AND account_id = $2',
-      [instance, accountId],
-    );
+    const exists = (await this.instanceRows.find(instance))?.account_id === accountId;
     // Instances are never deleted or moved between accounts, so only "exists" is remembered
     // (an instance created a moment ago must not stay "not found").
-    if (rowCount === 1) this.knownInstances.set(key, true);
-    return rowCount === 1;
+    if (exists) this.knownInstances.set(key, true);
+    return exists;
   }
 
   /**

@@ -5,6 +5,7 @@ import { ExpiringCache } from '../../shared/expiring-cache.ts';
 import type { Logger } from '../logger.ts';
 import { masterKeypairFor, type MasterKey } from '../master-keys.ts';
 import { generateKeypair, openSealed, randomBytes, sealTo, type Keypair } from '../sealing.ts';
+import { BatchedLookup } from './batched-lookup.ts';
 import { ChannelListener } from './channel-listener.ts';
 import type { Pool } from './pool.ts';
 import { StowageError } from '../../shared/errors.ts';
@@ -37,11 +38,23 @@ export class PostgresInstanceKeyring implements InstanceKeyring {
   private readonly cache = new ExpiringCache<string, InstanceKey>(cacheTtlMs, cacheLimit);
   private deletions: ChannelListener | undefined;
   private readonly missingMasterKeys = new Set<string>();
+  // Keys of instances met for the first time, looked up many per statement.
+  private readonly commandKeys: BatchedLookup<{
+    key_id: string;
+    public_key: Buffer;
+    mac_key: Buffer;
+  }>;
 
   constructor(
     private readonly pool: Pool,
     private readonly masterKey: MasterKey,
-  ) {}
+  ) {
+    this.commandKeys = new BatchedLookup(pool, {
+      name: 'stowage-find-instance-keys',
+      text: 'SELECT key_id, public_key, mac_key FROM instance_keys WHERE key_id = ANY($1::text[])',
+      keyOf: (row) => row.key_id,
+    });
+  }
 
   /** Starts hearing deletions from every process. */
   async listen(connect: () => Promise<pg.Client>, logger: Logger): Promise<void> {
@@ -92,11 +105,7 @@ export class PostgresInstanceKeyring implements InstanceKeyring {
   async find(keyId: string): Promise<InstanceKey | undefined> {
     const cached = this.cache.get(keyId);
     if (cached) return cached;
-    const { rows } = await this.pool.query<{ public_key: Buffer; mac_key: Buffer }>(
-      'SELECT public_key, mac_key FROM instance_keys WHERE key_id = $1',
-      [keyId],
-    );
-    const row = rows[0];
+    const row = await this.commandKeys.find(keyId);
     if (!row) return undefined;
     const key = {
       id: keyId,

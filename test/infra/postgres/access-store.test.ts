@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { after, before, mock, test } from 'node:test';
 import pino from 'pino';
 import { hashSecret, parseToken } from '../../../src/infra/access-token.ts';
 import { AccessChangeRejectedError } from '../../../src/infra/postgres/access-changes.ts';
@@ -199,4 +199,47 @@ test('an instance exists only within its own account', async () => {
   assert.equal(await store.instanceExists(account.account.id, instanceName), true);
   assert.equal(await store.instanceExists(other.account.id, instanceName), false);
   assert.equal(await store.instanceExists(account.account.id, 'no-such-instance'), false);
+});
+
+test('tokens and instances met at once are looked up together, each answered for itself', async () => {
+  const creator = newStore();
+  const account = await creator.createAccount(uniqueName('acme'));
+  const other = await creator.createAccount(uniqueName('other'));
+  const created = [];
+  for (let n = 0; n < 20; n++) {
+    created.push(await creator.createInstance(account.account.name, uniqueName('inst')));
+  }
+  const wrongSecret = parseToken(other.accountToken)!.secret;
+  const store = newStore();
+  const query = mock.method(database.pool, 'query');
+  try {
+    const [principals, exists] = await Promise.all([
+      Promise.all([
+        ...created.map(({ instanceToken }) => store.verifyToken(instanceToken)),
+        store.verifyToken(`stw_${created[0]!.tokenId}_${wrongSecret}`),
+        store.verifyToken(`stw_AAAAAAAAAAAA_${wrongSecret}`),
+      ]),
+      Promise.all([
+        ...created.map(({ instance }) => store.instanceExists(account.account.id, instance.name)),
+        store.instanceExists(other.account.id, created[0]!.instance.name),
+        store.instanceExists(account.account.id, 'no-such-instance'),
+      ]),
+    ]);
+
+    // The first lookup of each kind goes at once, alone; the rest go together in the next one.
+    assert.ok(query.mock.callCount() <= 4, `${query.mock.callCount()} statements for 44 lookups`);
+    assert.deepEqual(principals, [
+      ...created.map(({ tokenId, instance }) => ({
+        kind: 'instance',
+        tokenId,
+        accountId: account.account.id,
+        instance: instance.name,
+      })),
+      null,
+      null,
+    ]);
+    assert.deepEqual(exists, [...created.map(() => true), false, false]);
+  } finally {
+    query.mock.restore();
+  }
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { after, before, mock, test } from 'node:test';
 import pino from 'pino';
 import { PostgresInstanceKeyring } from '../../../src/infra/postgres/postgres-instance-keyring.ts';
 import { testMasterKey } from '../../support/command-side.ts';
@@ -50,4 +50,24 @@ test('a process whose listener was down empties its cache when it listens again'
   );
   await database.pool.query('DELETE FROM instance_keys WHERE key_id = $1', [key.id]);
   await waitUntil(async () => (await processB.find(key.id)) === undefined);
+});
+
+test('keys another process made, found at once, are read together and each is its own', async () => {
+  const keys = [];
+  for (let n = 0; n < 20; n++) keys.push(await processA.create(`gamma-${n}`));
+  const { id, publicKey } = testMasterKey();
+  const fresh = new PostgresInstanceKeyring(database.pool, { id, publicKey });
+  const query = mock.method(database.pool, 'query');
+  try {
+    const found = await Promise.all([
+      ...keys.map((key) => fresh.find(key.id)),
+      fresh.find('no-such-key'),
+    ]);
+
+    // The first goes at once, alone; those that arrived meanwhile go in the next one.
+    assert.ok(query.mock.callCount() <= 2, `${query.mock.callCount()} statements for 21 keys`);
+    assert.deepEqual(found, [...keys, undefined]);
+  } finally {
+    query.mock.restore();
+  }
 });
