@@ -38,8 +38,10 @@ export class PostgresInstanceKeyring implements InstanceKeyring {
   private readonly cache = new ExpiringCache<string, InstanceKey>(cacheTtlMs, cacheLimit);
   private deletions: ChannelListener | undefined;
   private readonly missingMasterKeys = new Set<string>();
+  // Counts deletions heard, so a lookup that raced one does not cache what it read before it.
+  private deletionsHeard = 0;
   // Keys of instances met for the first time, looked up many per statement.
-  private readonly commandKeys: BatchedLookup<{
+  private readonly keyRows: BatchedLookup<{
     key_id: string;
     public_key: Buffer;
     mac_key: Buffer;
@@ -49,7 +51,7 @@ export class PostgresInstanceKeyring implements InstanceKeyring {
     private readonly pool: Pool,
     private readonly masterKey: MasterKey,
   ) {
-    this.commandKeys = new BatchedLookup(pool, {
+    this.keyRows = new BatchedLookup(pool, {
       name: 'stowage-find-instance-keys',
       text: 'SELECT key_id, public_key, mac_key FROM instance_keys WHERE key_id = ANY($1::text[])',
       keyOf: (row) => row.key_id,
@@ -63,8 +65,8 @@ export class PostgresInstanceKeyring implements InstanceKeyring {
       channel: instanceKeyDeletedChannel,
       what: 'instance key deletion',
       logger,
-      onNotification: (keyId) => this.cache.delete(keyId),
-      onLost: () => this.cache.clear(),
+      onNotification: (keyId) => this.forget(keyId),
+      onLost: () => this.forgetAll(),
     });
     await this.deletions.start();
   }
@@ -105,14 +107,16 @@ export class PostgresInstanceKeyring implements InstanceKeyring {
   async find(keyId: string): Promise<InstanceKey | undefined> {
     const cached = this.cache.get(keyId);
     if (cached) return cached;
-    const row = await this.commandKeys.find(keyId);
+    const deletionsBefore = this.deletionsHeard;
+    const row = await this.keyRows.find(keyId);
     if (!row) return undefined;
     const key = {
       id: keyId,
       publicKey: new Uint8Array(row.public_key),
       macKey: new Uint8Array(row.mac_key),
     };
-    this.remember(key);
+    // A deletion heard while the row was read may be this key's: the copy is not kept then.
+    if (this.deletionsHeard === deletionsBefore) this.remember(key);
     return key;
   }
 
@@ -158,5 +162,15 @@ export class PostgresInstanceKeyring implements InstanceKeyring {
 
   private remember(key: InstanceKey): void {
     this.cache.set(key.id, key);
+  }
+
+  private forget(keyId: string): void {
+    this.deletionsHeard++;
+    this.cache.delete(keyId);
+  }
+
+  private forgetAll(): void {
+    this.deletionsHeard++;
+    this.cache.clear();
   }
 }

@@ -71,3 +71,33 @@ test('keys another process made, found at once, are read together and each is it
     query.mock.restore();
   }
 });
+
+test('a key read just before its deletion was heard is answered but not kept', async () => {
+  const [doomed, witness] = [await processA.create('delta'), await processA.create('epsilon')];
+  assert.ok(await processB.find(witness.id), 'B caches the witness');
+  // B's lookup of the doomed key reads its row, then is held until the deletion has been heard.
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const realQuery = database.pool.query.bind(database.pool) as (...args: unknown[]) => unknown;
+  let first = true;
+  const query = mock.method(database.pool, 'query', async (...args: unknown[]) => {
+    const result = await realQuery(...args);
+    if (first && (args[0] as { name?: string }).name === 'stowage-find-instance-keys') {
+      first = false;
+      await held;
+    }
+    return result;
+  });
+  try {
+    const found = processB.find(doomed.id);
+    await processA.shred(doomed.id);
+    await processA.shred(witness.id);
+    // Deletions are heard in order: once the witness is gone, so is the doomed key's notice.
+    await waitUntil(async () => (await processB.find(witness.id)) === undefined);
+    release();
+    assert.deepEqual(await found, doomed, 'what was read before the deletion is still answered');
+    assert.equal(await processB.find(doomed.id), undefined, 'but no copy was kept');
+  } finally {
+    query.mock.restore();
+  }
+});
