@@ -92,7 +92,7 @@ const settingsSchema = z.object({
   // How soon a worker that died is noticed and its partitions go to the others.
   STOWAGE_KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6_000).default(30_000),
   // Messages worked on at once by one worker process (one instance's always one after the other);
-  // each large upload holds about 16 MiB.
+  // each streamed upload holds an 8 MiB part buffer, kept for the next one.
   STOWAGE_UPLOAD_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
   // SigV4 presigned URLs cannot live longer than 7 days.
   STOWAGE_PRESIGN_TTL_SECONDS: z.coerce.number().int().min(1).max(604_800).default(604_800),

@@ -97,8 +97,9 @@ export interface CommandHandlerDeps<Command, State, Event> {
  *
  * Folded states are kept in memory. A command decided on a kept state is appended at once: the
  * expected revision makes the store refuse it if the state was stale. A decision that appends
- * nothing (a repeat) or refuses the command proves nothing about staleness, so it is made again
- * on the state brought up to date by reading the stream's tail first.
+ * nothing (a repeat) or refuses the command proves nothing about staleness: it stands only once
+ * the stream's tail shows nothing was appended since, and is made again on the refreshed state
+ * otherwise.
  */
 export function createCommandHandler<Command, State, Event>({
   eventStore,
@@ -133,7 +134,7 @@ export function createCommandHandler<Command, State, Event>({
     if (!kept || afterConflict)
       return decided(await decideAndAppend(stream, request, await upToDate(stream, kept)));
     const outcome = await decideAndAppend(stream, request, kept);
-    if (!(outcome instanceof Unproven)) return outcome;
+    if (!(outcome instanceof NothingAppended)) return outcome;
     const current = await upToDate(stream, kept);
     // Nothing appended since: the same state decides the same way (decide is pure).
     if (current.revision === kept.revision) return decided(outcome);
@@ -141,8 +142,8 @@ export function createCommandHandler<Command, State, Event>({
   }
 
   /** The outcome on a current state: its refusal is the answer, and no change is one too. */
-  function decided(outcome: HandledCommand<State> | Unproven<State>): HandledCommand<State> {
-    if (!(outcome instanceof Unproven)) return outcome;
+  function decided(outcome: HandledCommand<State> | NothingAppended<State>): HandledCommand<State> {
+    if (!(outcome instanceof NothingAppended)) return outcome;
     if (outcome.refusal !== undefined) throw outcome.refusal;
     return outcome.folded;
   }
@@ -152,7 +153,7 @@ export function createCommandHandler<Command, State, Event>({
     stream: string,
     request: Request,
     current: Folded<State>,
-  ): Promise<HandledCommand<State> | Unproven<State>> {
+  ): Promise<HandledCommand<State> | NothingAppended<State>> {
     const { state, revision } = current;
     const prepared = await request.prepare(state, revision === null ? 0 : revision + 1);
     const dropped = async () => prepared.dropped?.();
@@ -164,11 +165,11 @@ export function createCommandHandler<Command, State, Event>({
       } catch (error) {
         if (!isRejection(error)) throw error;
         await dropped();
-        return new Unproven(current, error);
+        return new NothingAppended(current, error);
       }
       if (events.length === 0) {
         await dropped();
-        return new Unproven(current);
+        return new NothingAppended(current);
       }
       appending = true;
       const appended = await eventStore.appendToStream(
@@ -209,7 +210,7 @@ export function createCommandHandler<Command, State, Event>({
  * A decision that appended nothing: no change, or a refusal. On a kept state it proves nothing,
  * since the state may be stale; on a current one it is the answer.
  */
-class Unproven<State> {
+class NothingAppended<State> {
   constructor(
     readonly folded: Folded<State>,
     readonly refusal?: Error,

@@ -34,9 +34,14 @@ export function mintToken(): MintedToken {
   const secret = randomBytes(32).toString('base64url');
   return {
     tokenId,
-    token: `stw_${tokenId}_${secret}_${checkOf(tokenId, secret)}`,
+    token: formatToken(tokenId, secret),
     secretHash: hashSecret(secret),
   };
+}
+
+/** The token its holder presents: id, secret and the check of both. */
+export function formatToken(tokenId: string, secret: string): string {
+  return `stw_${tokenId}_${secret}_${checkOf(tokenId, secret)}`;
 }
 
 /** The token's parts, or undefined for anything that is not a well-formed token. */

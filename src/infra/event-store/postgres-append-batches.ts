@@ -47,8 +47,8 @@ const appendToStreams = `
 /**
  * Group commit: appends go one statement at a time, those arriving meanwhile together in the
  * next, so a busy service spends one commit on many appends. Every append is durable before its
- * caller hears of it. One at a time measured best: PostgreSQL spent 110–119 µs per appended event, against
- * 150–210 with 2 or 4 statements in flight and 353 with 8 (bench/README.md).
+ * caller hears of it. One at a time measured best: PostgreSQL spent 110–119 µs per appended
+ * event, against 150–210 with 2 or 4 statements in flight and 353 with 8 (bench/README.md).
  */
 export class AppendBatches {
   private readonly statements = new OneStatementAtATime<Append>(

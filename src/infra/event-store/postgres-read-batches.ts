@@ -11,16 +11,18 @@ interface Read {
   fail(error: unknown): void;
 }
 
-// Each read is its own index range scan, in its own LIMIT (NULL is none); `n` tells whose rows.
+// Each read is its own index range scan, in its own LIMIT (NULL is none); `read_n` tells whose
+// rows. The wanted reads' columns have names no events column has, so eventColumns stay plain.
 const readStreams = `
-  SELECT w.n, ${eventColumns}
-  FROM unnest($1::text[], $2::bigint[], $3::bigint[]) WITH ORDINALITY AS w(stream, from_revision, max_count, n)
+  SELECT w.read_n, ${eventColumns}
+  FROM unnest($1::text[], $2::bigint[], $3::bigint[])
+    WITH ORDINALITY AS w(read_stream, read_from, read_max, read_n)
   CROSS JOIN LATERAL (
     SELECT * FROM events
-    WHERE stream_name = w.stream AND stream_revision >= w.from_revision
-    ORDER BY stream_revision LIMIT w.max_count
+    WHERE stream_name = w.read_stream AND stream_revision >= w.read_from
+    ORDER BY stream_revision LIMIT w.read_max
   ) e
-  ORDER BY w.n, e.stream_revision`;
+  ORDER BY w.read_n, e.stream_revision`;
 
 /**
  * Stream reads go one statement at a time, those arriving meanwhile together in the next. A read
@@ -48,7 +50,7 @@ export class ReadBatches {
 
   private async send(batch: Read[]): Promise<void> {
     try {
-      const { rows } = await this.pool.query<EventRow & { n: string }>({
+      const { rows } = await this.pool.query<EventRow & { read_n: string }>({
         name: 'stowage-read-streams',
         text: readStreams,
         values: [
@@ -58,7 +60,7 @@ export class ReadBatches {
         ],
       });
       const events = batch.map((): RecordedEvent[] => []);
-      for (const row of rows) events[Number(row.n) - 1]!.push(toRecordedEvent(row));
+      for (const row of rows) events[Number(row.read_n) - 1]!.push(toRecordedEvent(row));
       batch.forEach((read, n) => read.settle(events[n]!));
     } catch (error) {
       for (const read of batch) read.fail(error);

@@ -11,7 +11,7 @@ interface Lookup<Row> {
 export interface LookupStatement<Row> {
   name: string;
   text: string;
-  /** The key a returned row answers. */
+  /** The key a returned row answers, spelled exactly as it was asked for. */
   keyOf: (row: Row) => string;
 }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, mock, test } from 'node:test';
 import pino from 'pino';
-import { hashSecret, parseToken } from '../../../src/infra/access-token.ts';
+import { formatToken, hashSecret, parseToken } from '../../../src/infra/access-token.ts';
 import { AccessChangeRejectedError } from '../../../src/infra/postgres/access-changes.ts';
 import { PostgresAccessStore } from '../../../src/infra/postgres/access-store.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/database.ts';
@@ -216,7 +216,7 @@ test('tokens and instances met at once are looked up together, each answered for
     const [principals, exists] = await Promise.all([
       Promise.all([
         ...created.map(({ instanceToken }) => store.verifyToken(instanceToken)),
-        store.verifyToken(`stw_${created[0]!.tokenId}_${wrongSecret}`),
+        store.verifyToken(formatToken(created[0]!.tokenId, wrongSecret)),
         store.verifyToken(`stw_AAAAAAAAAAAA_${wrongSecret}`),
       ]),
       Promise.all([
