@@ -30,7 +30,14 @@ import {
   growStream,
   latencyOf,
 } from './support/commands-growth.ts';
-import { loadPosts, type BenchInstance, type LoadResult } from './support/commands-load.ts';
+import { inAlternateHalves } from './support/alternate-halves.ts';
+import {
+  combined,
+  loadPosts,
+  type BenchInstance,
+  type LoadMode,
+  type LoadResult,
+} from './support/commands-load.ts';
 import { BackendCpu } from './support/pg-backends.ts';
 import { startServer, stopAll, type Child } from './support/processes.ts';
 import { printYardstick } from './support/yardstick.ts';
@@ -65,16 +72,28 @@ async function main() {
     const bareRepeats = await loadPosts(bare, instances, 'repeat', options);
     await bare.stop();
 
+    // The peer and stowage both up (the idle one costs nothing), measured in alternate halves.
     const peer = await startPeer(instances);
-    await loadPosts(peer, instances, 'repeat', { connections, amount: instances.length });
-    const peerRepeats = await loadPosts(peer, instances, 'repeat', options);
-    const peerAppends = await loadPosts(peer, instances, 'change', options);
-    await peer.stop();
-
     const service = await startService();
-    await loadPosts(service, instances, 'repeat', { connections, amount: instances.length });
-    const repeats = await loadPosts(service, instances, 'repeat', options);
-    const appends = await loadPosts(service, instances, 'change', options);
+    for (const server of [peer, service]) {
+      await loadPosts(server, instances, 'repeat', { connections, amount: instances.length });
+    }
+    const load = (server: Child, mode: LoadMode) => (duration: number) =>
+      loadPosts(server, instances, mode, { ...options, duration });
+    const halves = [seconds / 2, seconds / 2] as const;
+    const [peerRepeats, repeats] = await inAlternateHalves(
+      load(peer, 'repeat'),
+      load(service, 'repeat'),
+      halves,
+      combined,
+    );
+    const [peerAppends, appends] = await inAlternateHalves(
+      load(peer, 'change'),
+      load(service, 'change'),
+      halves,
+      combined,
+    );
+    await peer.stop();
 
     printCases([
       ['pgbench: one INSERT per transaction', floor],
@@ -217,6 +236,7 @@ async function pgbenchAppend(backends: BackendCpu): Promise<LoadResult> {
   if (!tps) throw new Error(`pgbench printed no tps:\n${stdout}`);
   return {
     rate: Number(tps[1]),
+    requests: transactions,
     p50: Number(latency?.[1] ?? NaN),
     p99: NaN,
     errors: 0,

@@ -34,6 +34,7 @@ import { startMediaServer, type MediaServer } from '../test/support/media-server
 import { startStowage } from '../test/support/stowage-process.ts';
 import { initSealing } from '../src/infra/sealing.ts';
 import { seedEnabledInstances } from './support/seeded-instances.ts';
+import { inAlternateHalves } from './support/alternate-halves.ts';
 import { ServiceCpu } from './support/service-cpu.ts';
 import { printYardstick, processCpuMicros } from './support/yardstick.ts';
 
@@ -146,15 +147,23 @@ try {
     // and the worker's group joined, partitions assigned, clients made, connections open.
     await direct(warmUpCount, () => Buffer.from(smallPayload, 'base64'));
     await through(warmUpCount, () => ({ base64: smallPayload }));
-    // Each direct case right before its worker case: the S3 server's CPU per object grows as the
-    // run goes on (measured alone: 32 ms per 8 MiB object at first, 52 ms after 64 more), which
-    // would otherwise be charged to whichever path runs later.
-    const directSmall = await direct(smallCount, () => Buffer.from(smallPayload, 'base64'));
-    const workerSmall = await through(smallCount, () => ({ base64: smallPayload }));
-    const directLarge = await direct(largeCount, () => download(media, largeSize));
-    const workerLarge = await through(largeCount, () => ({
-      url: media.url(`/bytes/${largeSize}`),
-    }));
+    // Each size in alternate halves, direct, worker, worker, direct: the S3 server's CPU per
+    // object grows as a run goes on (measured alone: 32 ms per 8 MiB object at first, 52 ms
+    // after 64 more), which would otherwise be charged to whichever path runs later.
+    const smallBody = () => Buffer.from(smallPayload, 'base64');
+    const halvesOf = (count: number) => [Math.ceil(count / 2), Math.floor(count / 2)] as const;
+    const [directSmall, workerSmall] = await inAlternateHalves(
+      (count) => direct(count, smallBody),
+      (count) => through(count, () => ({ base64: smallPayload })),
+      halvesOf(smallCount),
+      summed,
+    );
+    const [directLarge, workerLarge] = await inAlternateHalves(
+      (count) => direct(count, () => download(media, largeSize)),
+      (count) => through(count, () => ({ url: media.url(`/bytes/${largeSize}`) })),
+      halvesOf(largeCount),
+      summed,
+    );
     log(
       `direct lib-storage, ${concurrency} at a time: ${rate(directSmall.seconds, smallCount)} uploads/s of 10 KiB (${perMessage(directSmall.cpuMicros, smallCount)} µs CPU each); ${throughput(directLarge.seconds, largeCount)} MiB/s of 8 MiB (${perMessage(directLarge.cpuMicros, largeCount)} µs CPU each)`,
     );
@@ -295,6 +304,22 @@ async function direct(
     seconds: (performance.now() - started) / 1000,
     cpuMicros: cpu.user + cpu.system,
     servicesMicros: services.since(servicesBefore),
+  };
+}
+
+/** Two halves of one case: times and CPU summed. */
+function summed(first: Measured, second: Measured): Measured {
+  const services = new Map(first.servicesMicros);
+  for (const [name, micros] of second.servicesMicros) {
+    services.set(name, (services.get(name) ?? 0) + micros);
+  }
+  return {
+    seconds: first.seconds + second.seconds,
+    cpuMicros: first.cpuMicros + second.cpuMicros,
+    servicesMicros: services,
+    ...(first.benchMicros === undefined
+      ? {}
+      : { benchMicros: first.benchMicros + (second.benchMicros ?? 0) }),
   };
 }
 

@@ -12,6 +12,8 @@ export type LoadMode = 'repeat' | 'change';
 
 export interface LoadResult {
   rate: number;
+  /** Answered requests (any status). */
+  requests: number;
   p50: number;
   p99: number;
   errors: number;
@@ -20,7 +22,10 @@ export interface LoadResult {
   databaseCpu?: number;
 }
 
-export function s3ConfigBody(n: number, counter: number, mode: LoadMode): string {
+// Every change in a run gets a path prefix never sent before, whichever load sends it.
+let changes = 0;
+
+export function s3ConfigBody(n: number, mode: LoadMode): string {
   return JSON.stringify({
     enabled: true,
     region: 'us-east-1',
@@ -28,7 +33,7 @@ export function s3ConfigBody(n: number, counter: number, mode: LoadMode): string
     accessKey: 'AKIABENCHMARK',
     secretKey: `secret-of-instance-${n}`,
     endpoint: '',
-    pathPrefix: mode === 'change' ? `media/${counter}/` : 'media/',
+    pathPrefix: mode === 'change' ? `media/${++changes}/` : 'media/',
   });
 }
 
@@ -72,7 +77,7 @@ export async function loadPosts(
             ...request,
             path: `/api/instance/s3/${instance}`,
             headers: { 'content-type': 'application/json', token },
-            body: s3ConfigBody(bodyIndex(n), counter, mode),
+            body: s3ConfigBody(bodyIndex(n), mode),
           };
         },
       },
@@ -81,6 +86,7 @@ export async function loadPosts(
   const answered = Math.max(1, result.requests.total);
   return {
     rate: result.requests.average,
+    requests: result.requests.total,
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.non2xx + result.errors,
@@ -88,5 +94,23 @@ export async function loadPosts(
     ...(backends && backendsBefore
       ? { databaseCpu: (await backends.since(backendsBefore)) / answered }
       : {}),
+  };
+}
+
+/** Two halves of one load: rates and CPU per request over both, latencies the worse half's. */
+export function combined(first: LoadResult, second: LoadResult): LoadResult {
+  const requests = first.requests + second.requests;
+  const perRequest = (key: 'serverCpu' | 'databaseCpu') =>
+    first[key] === undefined || second[key] === undefined
+      ? {}
+      : { [key]: (first[key] * first.requests + second[key] * second.requests) / requests };
+  return {
+    rate: (first.rate + second.rate) / 2,
+    requests,
+    p50: Math.max(first.p50, second.p50),
+    p99: Math.max(first.p99, second.p99),
+    errors: first.errors + second.errors,
+    ...perRequest('serverCpu'),
+    ...perRequest('databaseCpu'),
   };
 }
