@@ -123,6 +123,11 @@ export function batchHandler(deps: BatchHandlerDeps) {
       }
     };
 
+    // A fetched batch and the announcement of a change made before it (a disable) can arrive in
+    // the same turn of the event loop, the batch handled first: finishing the turn lets the
+    // announcement be heard before any message of the batch looks up its configuration. (An
+    // announcement that reaches this process later than the batch is still heard late.)
+    await new Promise((resolve) => setImmediate(resolve));
     deps.prefetch?.(batch.messages);
     const stopHeartbeats = keepHeartbeating(() => payload.heartbeat(), deps.heartbeatIntervalMs);
     try {
