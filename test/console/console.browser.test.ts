@@ -250,7 +250,8 @@ describe('the console in a real browser, against stowage processes, Kafka and S3
     assert.match(String(await dialog.textContent()), /destroys the stored credentials/);
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'hidden' });
-    assert.equal(await page.isChecked('#f-enabled'), true);
+    // The dialog hides before its close event runs the console's answer to it: wait for that.
+    await page.locator('#f-enabled:checked').waitFor({ state: 'attached', timeout: 5_000 });
     assert.match(String(await page.textContent('#instance-state')), /Storage enabled/);
 
     await page.uncheck('#f-enabled');
