@@ -16,8 +16,11 @@ export interface BatchHandlerDeps {
    * a minimal outcome; any other failure fails the batch, to be fetched again.
    */
   publish(outcome: UploadOutcome, requestKey: Buffer | null): Promise<void>;
-  /** Told each batch's messages before any is processed: what they will need may be read at once. */
-  prefetch?(messages: readonly KafkaMessage[]): void;
+  /**
+   * Told each batch's messages before any is processed: reads what they need at once, and returns
+   * the `configsFrom` of their processing (see `InboundMessage`).
+   */
+  readConfigs?(messages: readonly KafkaMessage[]): number;
   /** After publishing: the status shown to users. */
   published(outcome: UploadOutcome): void;
   /** Messages worked on at once, over all partitions. */
@@ -79,7 +82,11 @@ export function batchHandler(deps: BatchHandlerDeps) {
         const history = histories.get(historyKey);
         const attempt = (history?.failures ?? 0) + 1;
         const started = now();
-        const result = await deps.process({ topic, partition, ...message }, attempt, deps.signal);
+        const result = await deps.process(
+          { topic, partition, ...message, configsFrom },
+          attempt,
+          deps.signal,
+        );
         if (result.kind === 'abandoned') {
           halted = true;
           return false;
@@ -123,12 +130,7 @@ export function batchHandler(deps: BatchHandlerDeps) {
       }
     };
 
-    // A fetched batch and the announcement of a change made before it (a disable) can arrive in
-    // the same turn of the event loop, the batch handled first: finishing the turn lets the
-    // announcement be heard before any message of the batch looks up its configuration. (An
-    // announcement that reaches this process later than the batch is still heard late.)
-    await new Promise((resolve) => setImmediate(resolve));
-    deps.prefetch?.(batch.messages);
+    const configsFrom = deps.readConfigs?.(batch.messages) ?? 0;
     const stopHeartbeats = keepHeartbeating(() => payload.heartbeat(), deps.heartbeatIntervalMs);
     try {
       const lastOfKey = new Map<string, Promise<boolean>>();

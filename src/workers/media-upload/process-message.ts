@@ -17,6 +17,12 @@ export interface InboundMessage {
   offset: string;
   key: Buffer | null;
   value: Buffer | null;
+  /**
+   * Its instance's configuration must come from this read of the read model or a later one: a
+   * read made after the message was fetched, so a change whose announcement this process has not
+   * heard yet (a disable) still applies to every message sent after the change was visible.
+   */
+  configsFrom: number;
 }
 
 export type MessageResult =
@@ -28,7 +34,7 @@ export type MessageResult =
   | { kind: 'abandoned' };
 
 export interface ProcessMessageDeps extends UploadMediaDeps {
-  targets: { find(instance: string): Promise<UploadTarget | undefined> };
+  targets: { find(instance: string, readFrom: number): Promise<UploadTarget | undefined> };
   /** A larger request is refused unread: the requested topic's max.message.bytes. */
   maxRequestBytes: number;
 }
@@ -62,7 +68,7 @@ export function messageProcessor(deps: ProcessMessageDeps) {
     }
     const { request } = parsed;
     try {
-      const target = await findTarget(deps, request.instance);
+      const target = await findTarget(deps, request.instance, message.configsFrom);
       if (!target) {
         return finished(failure(request, attempt, storageDisabled, storageDisabled, false));
       }
@@ -77,9 +83,9 @@ export function messageProcessor(deps: ProcessMessageDeps) {
   };
 }
 
-async function findTarget(deps: ProcessMessageDeps, instance: string) {
+async function findTarget(deps: ProcessMessageDeps, instance: string, readFrom: number) {
   try {
-    return await deps.targets.find(instance);
+    return await deps.targets.find(instance, readFrom);
   } catch (error) {
     if (error instanceof UploadFailedError) throw error;
     throw new UploadFailedError(

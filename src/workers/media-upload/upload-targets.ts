@@ -52,6 +52,8 @@ const configTtlMs = 60_000;
 interface Known {
   config: Promise<StoredS3Target | undefined>;
   readAt: number;
+  /** The number of the read it came from (see `readBatch`). */
+  read: number;
 }
 
 /**
@@ -62,8 +64,11 @@ interface Known {
  *
  * Opened configurations (the secret opened, no client) are kept for many instances, clients for
  * the most recently used few: an instance past the clients' bound costs a new client, not a read
- * and two opens. A row read again unchanged (same revision) is not opened again. prefetch() reads
- * the rows of many instances in one query, e.g. those of a fetched batch of messages.
+ * and two opens. A row read again unchanged (same revision) is not opened again.
+ *
+ * An announcement reaches this process some time after the change it announces, so a kept
+ * configuration may be out of date for a moment: `readBatch` closes that window for a fetched
+ * batch of messages by reading their instances' rows, all in one query, after the batch arrived.
  */
 export class UploadTargets {
   private known: BoundedMap<string, Known>;
@@ -75,6 +80,8 @@ export class UploadTargets {
   private readonly now: () => number;
   // Counts what was heard (changes, a lost connection): a load that overlapped one keeps nothing.
   private heard = 0;
+  // Numbers the reads of the read model, so that a batch can ask for nothing read before its own.
+  private readsIssued = 0;
 
   constructor(private readonly deps: UploadTargetsDeps) {
     this.maxInstances = deps.maxInstances ?? 50_000;
@@ -107,37 +114,41 @@ export class UploadTargets {
     return this.changes.start();
   }
 
-  /** Undefined when the instance's storage is not enabled. */
-  find(instance: string): Promise<UploadTarget | undefined> {
+  /**
+   * Undefined when the instance's storage is not enabled. With `readFrom` (from `readBatch`), a
+   * configuration kept from an earlier read is read again.
+   */
+  find(instance: string, readFrom = 0): Promise<UploadTarget | undefined> {
     if (!this.changes.listening) {
       return this.targetOf(instance, this.open(instance, this.readRecords([instance])));
     }
     const known = this.known.get(instance);
     const config =
-      known && this.now() - known.readAt < configTtlMs
+      known && known.read >= readFrom && this.now() - known.readAt < configTtlMs
         ? known.config
         : this.remember(instance, known, this.readRecords([instance]));
     return this.targetOf(instance, config);
   }
 
   /**
-   * Reads, in one query, the rows of those of `instances` not known already, so that finding them
-   * next reads nothing. A failed read is forgotten: finding one reads its row again.
+   * Reads the rows of `instances` in one query, and returns the number to pass to `find` for the
+   * messages of a batch fetched before this call: they then use nothing read before it. A message
+   * whose instance is not among `instances` reads its own row. A failed read is forgotten: finding
+   * one of its instances reads its row again.
    */
-  prefetch(instances: Iterable<string>): void {
-    if (!this.changes.listening) return;
-    const now = this.now();
-    const wanted = [...new Set(instances)].filter((instance) => {
-      const known = this.known.get(instance);
-      return !known || now - known.readAt >= configTtlMs;
-    });
-    if (wanted.length === 0) return;
+  readBatch(instances: Iterable<string>): number {
+    const readFrom = this.readsIssued + 1;
+    // Not listening, nothing is kept: each find reads its row anyway.
+    if (!this.changes.listening) return readFrom;
+    const wanted = [...new Set(instances)];
+    if (wanted.length === 0) return readFrom;
     const rows = this.readRecords(wanted);
     for (const instance of wanted) {
       const config = this.remember(instance, this.known.get(instance), rows);
       // eslint-disable-next-line no-restricted-syntax -- nobody may ever ask: a failure here is seen (and reported) by the next find, if any
       config.catch(() => {});
     }
+    return readFrom;
   }
 
   close(): Promise<void> {
@@ -145,6 +156,7 @@ export class UploadTargets {
   }
 
   private readRecords(instances: readonly string[]): Promise<Map<string, S3ConfigRecord>> {
+    this.readsIssued++;
     return loadRecords(this.deps.pool, s3ConfigTables.live, instances);
   }
 
@@ -155,7 +167,7 @@ export class UploadTargets {
   ): Promise<StoredS3Target | undefined> {
     const heardBefore = this.heard;
     const config = this.open(instance, rows, previous?.config);
-    const known = { config, readAt: this.now() };
+    const known = { config, readAt: this.now(), read: this.readsIssued };
     this.known.set(instance, known);
     config.then(
       () => {

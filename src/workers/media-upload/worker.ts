@@ -139,7 +139,7 @@ export async function startMediaUploadWorker(
           now: () => new Date(),
         }),
         // Requests are keyed by instance: their configurations are read in one query per batch.
-        prefetch: (messages) => targets.prefetch(instancesKeying(messages)),
+        readConfigs: (messages) => targets.readBatch(instancesKeying(messages)),
         publish: (outcome, requestKey) => {
           const { topic, message } = outcomeRecord(outcome, topics, requestKey);
           return publisher.publish(topic, message);

@@ -112,6 +112,32 @@ test("one instance's messages run one after the other; different instances' at o
   assert.equal(batch.resolved.at(-1), '3');
 });
 
+test("each batch's configurations are read before any of its messages is processed, and used by all", async () => {
+  const events: string[] = [];
+  let reads = 0;
+  const handler = batchHandler(
+    deps({
+      readConfigs: (messages) => {
+        events.push(`read ${messages.map((m) => m.offset).join(',')}`);
+        return ++reads * 10;
+      },
+      process: async (inbound) => {
+        events.push(`process ${inbound.offset} from ${inbound.configsFrom}`);
+        return { kind: 'finished', outcome: outcomeOf(inbound.offset) };
+      },
+    }),
+  );
+  await handler(fakePayload([message(0, 'a'), message(1, 'b')]).payload);
+  await handler(fakePayload([message(2, 'a')]).payload);
+  assert.deepEqual(events, [
+    'read 0,1',
+    'process 0 from 10',
+    'process 1 from 10',
+    'read 2',
+    'process 2 from 20',
+  ]);
+});
+
 test('a transient failure pauses the partition; what finished behind it is not redone', async () => {
   const attempts: string[] = [];
   let failOffsetOne = true;

@@ -127,12 +127,12 @@ test('past the clients bound an instance costs a new client, not a read; a batch
     await change(enabling('gamma', 'secret-g', { pathPrefix: 'g/' }));
     await change(enabling('delta', 'secret-d', { pathPrefix: 'd/' }));
     // Listening only now: the two changes' announcements, committed already, are never heard. One
-    // heard during the prefetch would rightly make it forget what it read, and read again.
+    // heard during the batch's read would rightly make it forget what it read, and read again.
     await few.start();
     const before = reads;
-    few.prefetch(['gamma', 'delta', 'gamma']);
-    const gamma = await few.find('gamma');
-    const delta = await few.find('delta');
+    const readFrom = few.readBatch(['gamma', 'delta', 'gamma']);
+    const gamma = await few.find('gamma', readFrom);
+    const delta = await few.find('delta', readFrom);
     assert.equal(reads - before, 1, 'both rows in one query');
     assert.equal(delta?.pathPrefix, 'd/');
     const again = await few.find('gamma');
@@ -147,5 +147,49 @@ test('past the clients bound an instance costs a new client, not a read; a batch
     await waitUntil(async () => (await few.find('gamma')) === undefined);
   } finally {
     await few.close();
+  }
+});
+
+test("a batch's messages use configurations read after it arrived, announced or not", async () => {
+  const late = new UploadTargets({
+    pool: countingPool,
+    connect: database.connect,
+    keys: side.keyring,
+    connection: { ...agents, timeoutMs: 1_000 },
+    logger: pino({ level: 'silent' }),
+  });
+  try {
+    await change(enabling('epsilon', 'secret-e', { pathPrefix: 'e/' }));
+    await change(enabling('zeta', 'secret-z', { pathPrefix: 'z/' }));
+    await late.start();
+    const kept = await late.find('epsilon', late.readBatch(['epsilon']));
+    assert.equal(kept?.pathPrefix, 'e/');
+    const zeta = await late.find('zeta');
+
+    // A disable made visible in the read model whose announcement has not reached this process
+    // (written here without one): what is kept is stale until it is heard.
+    await database.pool.query(
+      `UPDATE instance_s3_config SET enabled = false, revision = revision + 1,
+         secret_key_id = NULL, secret_ciphertext = NULL, secret_revision = NULL
+       WHERE instance_name = $1`,
+      ['epsilon'],
+    );
+    assert.equal(await late.find('epsilon'), kept, 'kept, as nothing was heard');
+
+    // The batch fetched after the disable reads its instances again, in one query.
+    let before = reads;
+    const readFrom = late.readBatch(['epsilon', 'zeta']);
+    assert.equal(await late.find('epsilon', readFrom), undefined);
+    assert.equal(await late.find('zeta', readFrom), zeta, 'unchanged: neither opened nor rebuilt');
+    assert.equal(reads - before, 1);
+
+    // A message whose instance its key did not name reads its own row.
+    before = reads;
+    const unkeyed = late.readBatch([]);
+    assert.equal(reads - before, 0);
+    assert.equal(await late.find('zeta', unkeyed), zeta);
+    assert.equal(reads - before, 1);
+  } finally {
+    await late.close();
   }
 });
