@@ -1,3 +1,4 @@
+import pino from 'pino';
 import { buildApp, type App } from './http/app.ts';
 import type { ReadinessCheck } from './http/health.ts';
 import { openEventStore } from './infra/event-store/open-event-store.ts';
@@ -26,7 +27,10 @@ export interface RunningService {
 
 /** Runs until SIGTERM or SIGINT, then shuts down in order. */
 export async function serve(settings: Settings, roles: ReadonlySet<Role>): Promise<void> {
-  const logger = createLogger(settings.LOG_LEVEL);
+  // Written asynchronously: lines logged while a write is under way go out together in the next
+  // one, instead of one system call per request line. pino writes what is pending, synchronously,
+  // when the process exits; only a kill that allows no exit handler (SIGKILL) can lose it.
+  const logger = createLogger(settings.LOG_LEVEL, pino.destination({ dest: 1, sync: false }));
   const service = await startService(settings, roles, logger);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
