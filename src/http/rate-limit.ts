@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import fastifyRateLimit from '@fastify/rate-limit';
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
 import ipaddr from 'ipaddr.js';
+import { tokenDigest } from '../infra/access-token.ts';
 import { ApiError } from './error-handler.ts';
 
 export interface RequestRateLimitOptions {
@@ -79,16 +79,21 @@ export const requestRateLimit = fp<RequestRateLimitOptions>(
 export function rateLimitKey(request: Pick<FastifyRequest, 'headers' | 'ip'>): string {
   const token = request.headers.token;
   if (typeof token === 'string' && token !== '') {
-    return `token:${createHash('sha256').update(token).digest('base64url')}`;
+    return `token:${tokenDigest(token)}`;
   }
   return `ip:${request.ip}`;
 }
+
+const plainIpv4 =
+  /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 
 /**
  * Failed authentications are counted per address; an IPv6 client holds a whole /64 and could
  * otherwise take a fresh budget with every address in it.
  */
 export function failedAccessKey(request: Pick<FastifyRequest, 'ip'>): string {
+  // The common case, spelt one way only, without parsing it on every request.
+  if (plainIpv4.test(request.ip)) return `failed-access:${request.ip}`;
   if (!ipaddr.isValid(request.ip)) return `failed-access:${request.ip}`;
   const address = ipaddr.process(request.ip);
   if (address.kind() === 'ipv4') return `failed-access:${address.toString()}`;

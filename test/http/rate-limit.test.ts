@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import pino from 'pino';
 import { buildApp } from '../../src/http/app.ts';
 import {
+  failedAccessKey,
   rateLimitKey,
   requestRateLimit,
   type RequestRateLimitOptions,
@@ -82,6 +83,16 @@ describe('in memory', () => {
     assert.ok(!key.includes(parseToken(token)!.secret));
     assert.equal(key, rateLimitKey({ headers: { token }, ip: '203.0.113.9' }));
   });
+});
+
+test('failures are counted per IPv4 address, however it is spelt, and per IPv6 /64', () => {
+  const key = (ip: string) => failedAccessKey({ ip });
+  assert.equal(key('203.0.113.7'), 'failed-access:203.0.113.7');
+  assert.equal(key('::ffff:203.0.113.7'), 'failed-access:203.0.113.7');
+  assert.equal(key('::ffff:cb00:7107'), 'failed-access:203.0.113.7');
+  assert.equal(key('2001:db8:1:2:a::1'), 'failed-access:2001:db8:1:2::/64');
+  assert.equal(key('2001:db8:1:2:b::9'), key('2001:db8:1:2:a::1'));
+  assert.notEqual(key('2001:db8:1:3::1'), key('2001:db8:1:2::1'));
 });
 
 describe('in Redis', () => {
