@@ -4,6 +4,7 @@ import {
   legacyTokenIdLength,
   parseToken,
   secretMatches,
+  tokenDigest,
   type ParsedToken,
 } from '../access-token.ts';
 import { ExpiringCache } from '../../shared/expiring-cache.ts';
@@ -62,6 +63,13 @@ export class PostgresAccessStore implements AccessDirectory {
     verifiedTtlMs,
     verifiedLimit,
   );
+  // The same tokens by a digest of the whole token, so that one presented again is known by a
+  // single hash, unparsed. Emptied by any revocation: revocations are rare, and `verified` refills
+  // it without a query.
+  private readonly verifiedTokens = new ExpiringCache<string, Principal>(
+    verifiedTtlMs,
+    verifiedLimit,
+  );
   private readonly unknownIds = new ExpiringCache<string, true>(unknownTtlMs, unknownLimit);
   private readonly knownGood = new ExpiringCache<string, Buffer>(knownGoodTtlMs, verifiedLimit);
   /** Ids of the tokens issued before tokens had a check, once listening; no new ones appear. */
@@ -112,11 +120,18 @@ export class PostgresAccessStore implements AccessDirectory {
   }
 
   async verifyToken(token: string): Promise<Principal | null> {
+    const digest = tokenDigest(token);
+    const known = this.verifiedTokens.get(digest);
+    if (known) return known;
     const parsed = parseToken(token);
     if (!parsed || this.surelyUnknown(parsed)) return null;
     // A cached entry still has to match the presented secret: the id alone proves nothing.
     const cached = this.verified.get(parsed.tokenId);
-    if (cached) return secretMatches(parsed.secret, cached.secretHash) ? cached.principal : null;
+    if (cached) {
+      if (!secretMatches(parsed.secret, cached.secretHash)) return null;
+      this.verifiedTokens.set(digest, cached.principal);
+      return cached.principal;
+    }
 
     const invalidationsBefore = this.invalidations;
     const row = await this.tokenRows.find(parsed.tokenId);
@@ -125,12 +140,14 @@ export class PostgresAccessStore implements AccessDirectory {
       return null;
     }
     const principal = principalOf(parsed.tokenId, row);
-    if (secretMatches(parsed.secret, row.hash)) this.knownGood.set(parsed.tokenId, row.hash);
+    const valid = secretMatches(parsed.secret, row.hash);
+    if (valid) this.knownGood.set(parsed.tokenId, row.hash);
     // Cached whatever secret came with it, so that wrong guesses at a real id cost no query either.
     if (this.revocations.listening && this.invalidations === invalidationsBefore) {
       this.verified.set(parsed.tokenId, { principal, secretHash: row.hash });
+      if (valid) this.verifiedTokens.set(digest, principal);
     }
-    return secretMatches(parsed.secret, row.hash) ? principal : null;
+    return valid ? principal : null;
   }
 
   /** A token this process found valid in the last minutes: known good without a query. */
@@ -179,12 +196,14 @@ export class PostgresAccessStore implements AccessDirectory {
   private forget(tokenId: string): void {
     this.invalidations += 1;
     this.verified.delete(tokenId);
+    this.verifiedTokens.clear();
     this.knownGood.delete(tokenId);
   }
 
   private invalidateAll(): void {
     this.invalidations += 1;
     this.verified.clear();
+    this.verifiedTokens.clear();
   }
 }
 
