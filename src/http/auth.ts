@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { isInstanceName } from '../domain/instance-name.ts';
+import { tokenDigest } from '../infra/access-token.ts';
 import { ApiError } from './error-handler.ts';
 
 /** Who a verified token speaks for. `instance` is set for instance tokens only. */
@@ -14,7 +15,7 @@ export interface Principal {
 /** What the HTTP side needs to know about tokens and instances. */
 export interface AccessDirectory {
   /** The principal of a valid, unrevoked token; null for anything else. */
-  verifyToken(token: string): Promise<Principal | null>;
+  verifyToken(token: string, digest: string): Promise<Principal | null>;
   instanceExists(accountId: string, instance: string): Promise<boolean>;
 }
 
@@ -23,6 +24,30 @@ declare module 'fastify' {
     /** Set by `authenticate`; null on routes that do not use it. */
     principal: Principal | null;
   }
+}
+
+/** A request's token header, with the digest that names it without revealing it. */
+export interface PresentedToken {
+  token: string;
+  digest: string;
+}
+
+// By the request's headers object: the rate limiter and the token check both need the digest,
+// and a request should pay for one hash.
+const presentedTokens = new WeakMap<object, PresentedToken>();
+
+/** The request's token, if it has a non-empty one. */
+export function presentedToken(
+  request: Pick<FastifyRequest, 'headers'>,
+): PresentedToken | undefined {
+  const { token } = request.headers;
+  if (typeof token !== 'string' || token === '') return undefined;
+  let presented = presentedTokens.get(request.headers);
+  if (presented?.token !== token) {
+    presented = { token, digest: tokenDigest(token) };
+    presentedTokens.set(request.headers, presented);
+  }
+  return presented;
 }
 
 /** Gives every request a `principal` slot (null until a route's `authenticate` fills it). */
@@ -52,8 +77,10 @@ export function instanceAccess(directory: AccessDirectory): InstanceAccessHooks 
   return {
     async authenticate(request) {
       // The header's value is passed on, never logged or put into an error.
-      const token = request.headers.token;
-      const principal = typeof token === 'string' ? await directory.verifyToken(token) : null;
+      const presented = presentedToken(request);
+      const principal = presented
+        ? await directory.verifyToken(presented.token, presented.digest)
+        : null;
       if (!principal) throw new ApiError('invalid-token');
       request.principal = principal;
     },

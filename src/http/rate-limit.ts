@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
 import ipaddr from 'ipaddr.js';
-import { tokenDigest } from '../infra/access-token.ts';
+import { presentedToken } from './auth.ts';
 import { ApiError } from './error-handler.ts';
 
 export interface RequestRateLimitOptions {
@@ -17,7 +17,7 @@ export interface RequestRateLimitOptions {
    * Whether a token was verified before, without a query: its holder passes an address that
    * others sharing it (a NAT, a proxy) have locked by guessing.
    */
-  isVerifiedToken?: (token: string) => boolean;
+  isVerifiedToken?: (token: string, digest: string) => boolean;
 }
 
 /**
@@ -54,10 +54,11 @@ export const requestRateLimit = fp<RequestRateLimitOptions>(
     const failedAccess = app.createRateLimit({ keyGenerator: failedAccessKey });
     app.addHook('onRequest', async (request, reply) => {
       if (!request.routeOptions.config.rateLimit) return;
+      // Asked first: most requests carry such a token, and need no look at the address's lock.
+      const presented = presentedToken(request);
+      if (presented && isVerifiedToken(presented.token, presented.digest)) return;
       const failures = await failedAccess(request, { increment: false });
       if (!failures.isAllowed && failures.remaining === 0 && failures.ttl > 0) {
-        const { token } = request.headers;
-        if (typeof token === 'string' && isVerifiedToken(token)) return;
         reply.header('retry-after', failures.ttlInSeconds);
         throw new ApiError('rate-limited');
       }
@@ -77,11 +78,8 @@ export const requestRateLimit = fp<RequestRateLimitOptions>(
  * (which is not secret) must not be enough to spend someone else's budget.
  */
 export function rateLimitKey(request: Pick<FastifyRequest, 'headers' | 'ip'>): string {
-  const token = request.headers.token;
-  if (typeof token === 'string' && token !== '') {
-    return `token:${tokenDigest(token)}`;
-  }
-  return `ip:${request.ip}`;
+  const presented = presentedToken(request);
+  return presented ? `token:${presented.digest}` : `ip:${request.ip}`;
 }
 
 const plainIpv4 =

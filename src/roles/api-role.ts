@@ -79,7 +79,7 @@ export async function registerApiRole(
   await app.register(accessControl);
   await app.register(requestRateLimit, {
     max: settings.STOWAGE_RATE_LIMIT_PER_MINUTE,
-    isVerifiedToken: (token) => accessStore.isVerified(token),
+    isVerifiedToken: (token, digest) => accessStore.isVerified(token, digest),
     ...(redis ? { redis } : {}),
   });
   const ownWrites = new OwnWrites();

@@ -119,8 +119,7 @@ export class PostgresAccessStore implements AccessDirectory {
     this.forget(tokenId);
   }
 
-  async verifyToken(token: string): Promise<Principal | null> {
-    const digest = tokenDigest(token);
+  async verifyToken(token: string, digest = tokenDigest(token)): Promise<Principal | null> {
     const known = this.verifiedTokens.get(digest);
     if (known) return known;
     const parsed = parseToken(token);
@@ -151,7 +150,8 @@ export class PostgresAccessStore implements AccessDirectory {
   }
 
   /** A token this process found valid in the last minutes: known good without a query. */
-  isVerified(token: string): boolean {
+  isVerified(token: string, digest = tokenDigest(token)): boolean {
+    if (this.verifiedTokens.get(digest)) return true;
     const parsed = parseToken(token);
     if (!parsed) return false;
     const secretHash = this.knownGood.get(parsed.tokenId);
