@@ -37,13 +37,7 @@ before(async () => {
     },
   });
   countingPool = counting;
-  targets = new UploadTargets({
-    pool: counting,
-    connect: database.connect,
-    keys: side.keyring,
-    connection: { ...agents, timeoutMs: 1_000 },
-    logger: pino({ level: 'silent' }),
-  });
+  targets = newTargets();
   await targets.start();
 });
 
@@ -53,6 +47,18 @@ after(async () => {
   agents.destroy();
   await database?.drop();
 });
+
+/** Upload targets reading through the counting pool; started by the caller. */
+function newTargets(bounds: { maxClients?: number } = {}): UploadTargets {
+  return new UploadTargets({
+    pool: countingPool,
+    connect: database.connect,
+    keys: side.keyring,
+    connection: { ...agents, timeoutMs: 1_000 },
+    logger: pino({ level: 'silent' }),
+    ...bounds,
+  });
+}
 
 async function change(request: Parameters<typeof side.handle>[0]) {
   const outcome = await side.handle(request);
@@ -115,14 +121,7 @@ test('while the change listener is down nothing is kept, so no change can be mis
 });
 
 test('past the clients bound an instance costs a new client, not a read; a batch is read in one query', async () => {
-  const few = new UploadTargets({
-    pool: countingPool,
-    connect: database.connect,
-    keys: side.keyring,
-    connection: { ...agents, timeoutMs: 1_000 },
-    logger: pino({ level: 'silent' }),
-    maxClients: 1,
-  });
+  const few = newTargets({ maxClients: 1 });
   try {
     await change(enabling('gamma', 'secret-g', { pathPrefix: 'g/' }));
     await change(enabling('delta', 'secret-d', { pathPrefix: 'd/' }));
@@ -151,13 +150,7 @@ test('past the clients bound an instance costs a new client, not a read; a batch
 });
 
 test("a batch's messages use configurations read after it arrived, announced or not", async () => {
-  const late = new UploadTargets({
-    pool: countingPool,
-    connect: database.connect,
-    keys: side.keyring,
-    connection: { ...agents, timeoutMs: 1_000 },
-    logger: pino({ level: 'silent' }),
-  });
+  const late = newTargets();
   try {
     await change(enabling('epsilon', 'secret-e', { pathPrefix: 'e/' }));
     await change(enabling('zeta', 'secret-z', { pathPrefix: 'z/' }));
