@@ -175,6 +175,33 @@ test('with no live checkpoint, a feed that pauses longer than the idle wait is s
   }
 });
 
+test('with no live checkpoint, events held back behind an open transaction are waited for, not taken for the end', async () => {
+  const database = await createTestDatabase();
+  const holder = await database.connect();
+  try {
+    const store = new PostgresEventStore(database.pool, database.connect);
+    await appendHistories(store, workload('early', 20, 5, 17), { chunk: 5 });
+    // An older transaction still open (here, or in any database of the cluster) holds back every
+    // event committed after it began: the feed's batch comes back short before the log's end.
+    await holder.query('BEGIN');
+    await holder.query('SELECT pg_current_xact_id()');
+    await appendHistories(store, workload('late', 20, 5, 19), { chunk: 5 });
+    const replaying = replayReadModel(
+      { definition: s3ConfigProjection(noKeys), pool: database.pool, feed: store, maxBatch: 40 },
+      { verify: false },
+    );
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await holder.query('COMMIT');
+    const outcome = await replaying;
+    assert.equal(outcome.swapped, true);
+    assert.equal(outcome.events, 200);
+    await assertReadModelMatchesLog(database.pool, store);
+  } finally {
+    await holder.end();
+    await database.drop();
+  }
+});
+
 async function assertNoRebuildLeft(database: TestDatabase) {
   const { rows } = await database.pool.query(
     "SELECT to_regclass('instance_s3_config_rebuild') AS rebuild, (SELECT count(*)::int FROM projection_checkpoints WHERE name <> $1) AS others",

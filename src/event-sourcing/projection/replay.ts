@@ -46,9 +46,11 @@ export class ReplayBusyError extends StowageError {
   }
 }
 
-// The bulk of the log counts as read once a batch comes back short (the feed was at its end), or
-// once nothing arrived for this long and the log holds nothing after the rebuild: a loaded
-// store's pause is not its end, and the wait doubles each time it is mistaken for one.
+// The bulk of the log counts as read once the log holds nothing after the rebuild that was
+// recorded before the reading began, checked when a batch comes back short or nothing arrived for
+// this long. A short batch is only the end of what the feed shows yet: it holds back events
+// committed behind an older open transaction, anywhere in the cluster. A loaded store's pause is
+// not its end either, and the wait doubles each time it is mistaken for one.
 const caughtUpAfterIdleMs = 300;
 
 /**
@@ -150,7 +152,9 @@ async function readToEnd<Row, Folded extends FoldedBatch<Row>>(
   const maxBatch = deps.maxBatch ?? 2000;
   const { category } = deps.definition;
   // Without a live checkpoint in this log there is nothing to catch up to later: what is read
-  // here is what the swapped-in table holds.
+  // here is what the swapped-in table holds. What is appended while it reads is left to the
+  // live projector, or a log that never pauses would never be read to its end.
+  const began = new Date();
   for (let idleMs = caughtUpAfterIdleMs; ; idleMs *= 2) {
     let short = false;
     await readAlong(deps.feed, category, rebuild.position, maxBatch, idleMs, async (events) => {
@@ -158,7 +162,8 @@ async function readToEnd<Row, Folded extends FoldedBatch<Row>>(
       short = events.length < maxBatch;
       return !short;
     });
-    if (short || (await deps.feed.firstRecordedAfter(category, rebuild.position)) === null) return;
+    const next = await deps.feed.firstRecordedAfter(category, rebuild.position);
+    if (next === null || (short && next >= began)) return;
   }
 }
 
