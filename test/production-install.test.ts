@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
+import { freshRead } from './support/fresh-read.ts';
 import { kafkaBrokers, s3TestServer } from './support/services.ts';
 import { startStowage, type StowageProcess } from './support/stowage-process.ts';
 
@@ -136,9 +137,12 @@ test('the production install starts api, projector and worker, and serves a POST
 
   // The projector process projects what the API process appended.
   const position = posted.headers.get('x-stowage-position');
-  const read = await fetch(
-    `${api.url}/api/instance/s3/production-install?minPosition=${position}`,
-    { headers: { token: instanceToken } },
+  const read = await freshRead(
+    () =>
+      fetch(`${api.url}/api/instance/s3/production-install?minPosition=${position}`, {
+        headers: { token: instanceToken },
+      }),
+    (answer) => answer.headers.get('x-stowage-stale') !== null,
   );
   assert.equal(read.status, 200);
   assert.equal(read.headers.get('x-stowage-stale'), null);

@@ -6,6 +6,7 @@ import { PostgresEventStore } from '../../src/infra/event-store/postgres-event-s
 import { keypairToJson } from '../../src/infra/master-keys.ts';
 import { generateKeypair, initSealing } from '../../src/infra/sealing.ts';
 import { startTestApi, type TestApi } from '../support/api.ts';
+import { freshRead } from '../support/fresh-read.ts';
 
 await initSealing();
 
@@ -51,7 +52,10 @@ function post(instance: string, body: unknown) {
 }
 
 async function get(path: string) {
-  const response = await api.service.app.inject({ method: 'GET', url: path, headers: { token } });
+  const response = await freshRead(
+    () => api.service.app.inject({ method: 'GET', url: path, headers: { token } }),
+    (answer) => answer.headers['x-stowage-stale'] !== undefined,
+  );
   assert.equal(response.statusCode, 200, response.body);
   assert.equal(response.headers['x-stowage-stale'], undefined);
   return response.json();

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startTestApi, type TestApi } from '../support/api.ts';
+import { freshRead } from '../support/fresh-read.ts';
 import { initSealing } from '../../src/infra/sealing.ts';
 
 await initSealing();
@@ -83,9 +84,12 @@ test('AWS S3, then self-hosted MinIO, then disable — as the seed documents the
   // Reading one's own write through the projection.
   const position = off.headers.get('x-stowage-position');
   assert.ok(position);
-  const read = await fetch(
-    `${api.service.url}/api/instance/s3/my-instance?minPosition=${position}`,
-    { headers: { token } },
+  const read = await freshRead(
+    () =>
+      fetch(`${api.service.url}/api/instance/s3/my-instance?minPosition=${position}`, {
+        headers: { token },
+      }),
+    (answer) => answer.headers.get('x-stowage-stale') !== null,
   );
   assert.equal(read.status, 200);
   assert.equal(read.headers.get('x-stowage-stale'), null);

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { keypairToJson } from '../../src/infra/master-keys.ts';
 import { generateKeypair } from '../../src/infra/sealing.ts';
 import { startTestApi, type TestApi } from './api.ts';
+import { freshRead } from './fresh-read.ts';
 
 export interface S3Body {
   enabled: boolean;
@@ -56,11 +57,15 @@ export class ConfiguredService {
       throw new Error(`POST answered ${posted.statusCode}: ${posted.body}`);
     const position = String(posted.headers['x-stowage-position'] ?? '');
     if (!position) return;
-    const read = await this.api.service.app.inject({
-      method: 'GET',
-      url: `/api/instance/s3/${instance}?minPosition=${position}`,
-      headers: { token: this.accountToken },
-    });
+    const read = await freshRead(
+      () =>
+        this.api.service.app.inject({
+          method: 'GET',
+          url: `/api/instance/s3/${instance}?minPosition=${position}`,
+          headers: { token: this.accountToken },
+        }),
+      (answer) => answer.headers['x-stowage-stale'] !== undefined,
+    );
     if (read.headers['x-stowage-stale']) throw new Error('the projection did not catch up');
   }
 

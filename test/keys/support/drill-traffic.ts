@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Producer } from 'kafkajs';
 import { bucketConfig } from '../../support/buckets.ts';
+import { freshRead } from '../../support/fresh-read.ts';
 import { sendRequests } from '../../support/kafka.ts';
 
 /** POST /api/instance/s3/:instance as the platform calls it; resolves to the response. */
@@ -19,8 +20,14 @@ export async function postConfig(apiUrl: string, token: string, instance: string
  * sent before then would find the old configuration.
  */
 export async function untilProjected(apiUrl: string, token: string, instance: string) {
-  const response = await fetch(`${apiUrl}/api/instance/s3/${instance}`, { headers: { token } });
-  await response.body?.cancel();
+  const response = await freshRead(
+    async () => {
+      const answer = await fetch(`${apiUrl}/api/instance/s3/${instance}`, { headers: { token } });
+      await answer.body?.cancel();
+      return answer;
+    },
+    (answer) => answer.status === 200 && answer.headers.get('x-stowage-stale') !== null,
+  );
   if (response.status !== 200 || response.headers.get('x-stowage-stale') !== null) {
     throw new Error(`the projection did not reach ${instance}'s change (${response.status})`);
   }
