@@ -1,3 +1,4 @@
+import pg from 'pg';
 import type { LogPosition } from '../event-store.ts';
 import type { Queryable } from './definition.ts';
 import type { LogIdentity } from './event-feed.ts';
@@ -88,49 +89,49 @@ function sameLog(a: LogIdentity, b: LogIdentity): boolean {
   return a.store === b.store && a.id === b.id;
 }
 
+// The checkpoint statements are written with their values as literals (escaped), so that a
+// projection batch can send each in one message with its transaction's BEGIN or COMMIT: the
+// simple query protocol, the only one that carries several statements, takes no parameters.
+
 /**
  * Optimistic fencing, the first statement of a projection transaction: locks the checkpoint row if
- * it is still at `expected` (creating it when `expected` is null), else throws CheckpointMovedError.
- * Taking this lock before any row lock orders every writer of the read model the same way.
+ * it is still at `expected` (creating it when `expected` is null). Affects one row, or none when
+ * another writer moved it (CheckpointMovedError). Taking this lock before any row lock orders
+ * every writer of the read model the same way.
  */
-export async function claimCheckpoint(
-  db: Queryable,
+export function claimCheckpointSql(
   name: string,
   expected: LogPosition | null,
   log: LogIdentity,
-): Promise<void> {
-  const { rowCount } = expected
-    ? await db.query(
-        `UPDATE projection_checkpoints SET updated_at = now()
-         WHERE name = $1 AND position_major = $2 AND position_minor = $3`,
-        [name, expected[0].toString(), expected[1].toString()],
-      )
-    : await db.query(
-        `INSERT INTO projection_checkpoints (name, position_major, position_minor, log_store, log_id)
-         VALUES ($1, 0, 0, $2, $3) ON CONFLICT (name) DO NOTHING`,
-        [name, log.store, log.id],
-      );
-  if (rowCount !== 1) throw new CheckpointMovedError(name);
+): string {
+  return expected
+    ? `UPDATE projection_checkpoints SET updated_at = now()
+       WHERE name = ${pg.escapeLiteral(name)} AND position_major = ${expected[0]}
+         AND position_minor = ${expected[1]}`
+    : `INSERT INTO projection_checkpoints (name, position_major, position_minor, log_store, log_id)
+       VALUES (${pg.escapeLiteral(name)}, 0, 0, ${pg.escapeLiteral(log.store)}, ${pg.escapeLiteral(log.id)})
+       ON CONFLICT (name) DO NOTHING`;
 }
 
 /**
- * Sets a checkpoint whose row this transaction holds (claimCheckpoint) or creates it, with the
- * log its position is in.
+ * Sets a checkpoint whose row this transaction holds (claimCheckpointSql) or creates it, with
+ * the log its position is in.
  */
+export function writeCheckpointSql(name: string, position: LogPosition, log: LogIdentity): string {
+  return `INSERT INTO projection_checkpoints (name, position_major, position_minor, log_store, log_id)
+     VALUES (${pg.escapeLiteral(name)}, ${position[0]}, ${position[1]}, ${pg.escapeLiteral(log.store)}, ${pg.escapeLiteral(log.id)})
+     ON CONFLICT (name) DO UPDATE SET position_major = excluded.position_major,
+       position_minor = excluded.position_minor, log_store = excluded.log_store,
+       log_id = excluded.log_id, updated_at = now()`;
+}
+
 export async function writeCheckpoint(
   db: Queryable,
   name: string,
   position: LogPosition,
   log: LogIdentity,
 ): Promise<void> {
-  await db.query(
-    `INSERT INTO projection_checkpoints (name, position_major, position_minor, log_store, log_id)
-     VALUES ($1, $2, $3, $4, $5)
-     ON CONFLICT (name) DO UPDATE SET position_major = excluded.position_major,
-       position_minor = excluded.position_minor, log_store = excluded.log_store,
-       log_id = excluded.log_id, updated_at = now()`,
-    [name, position[0].toString(), position[1].toString(), log.store, log.id],
-  );
+  await db.query(writeCheckpointSql(name, position, log));
 }
 
 export async function deleteCheckpoint(db: Queryable, name: string): Promise<void> {
