@@ -6,7 +6,11 @@ import { instanceStream } from '../../src/domain/s3-config.ts';
 import { PostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
 import { createPool } from '../../src/infra/postgres/pool.ts';
 import { PostgresInstanceKeyring } from '../../src/infra/postgres/postgres-instance-keyring.ts';
-import { CheckpointMovedError } from '../../src/event-sourcing/projection/checkpoints.ts';
+import {
+  CheckpointMovedError,
+  deleteCheckpoint,
+  readCheckpoint,
+} from '../../src/event-sourcing/projection/checkpoints.ts';
 import { liveTarget } from '../../src/event-sourcing/projection/definition.ts';
 import {
   commitBatch,
@@ -122,6 +126,37 @@ describe('the S3 configuration projection', () => {
     assert.equal(replayed.alreadyApplied, events.length);
     const afterwards = await database.pool.query('SELECT * FROM instance_s3_config ORDER BY 1');
     assert.deepEqual(afterwards.rows, before.rows);
+  });
+
+  test('the checkpoint and the announcement are sent as literals: quotes and backslashes arrive as they are', async () => {
+    const instance = "o'brien\\'; SELECT 1 --";
+    await appendHistories(
+      store,
+      new Map([[instance, randomHistory(instance, 2, seededRandom(3))]]),
+    );
+    const events = await store.readStream(instanceStream(instance));
+    const checkpoint = "test-quote's \\ checkpoint";
+    const log = { store: 'postgres' as const, id: "another'log\\" };
+    const listener = await database.connect();
+    const heard: string[] = [];
+    listener.on('notification', ({ payload }) => heard.push(payload ?? ''));
+    await listener.query(`LISTEN ${s3Configs.changedChannel}`);
+    try {
+      await commitBatch(
+        database.pool,
+        { definition: s3Configs, target: { ...live, checkpoint }, from: null, log },
+        events,
+      );
+      assert.deepEqual(await readCheckpoint(database.pool, checkpoint), {
+        name: checkpoint,
+        position: events.at(-1)!.position,
+        log,
+      });
+      await waitUntil(async () => heard.includes(instance));
+    } finally {
+      await listener.end();
+      await deleteCheckpoint(database.pool, checkpoint);
+    }
   });
 
   test('a writer that starts from a checkpoint someone else moved is fenced off and writes nothing', async () => {
