@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { formatPosition, type LogPosition } from '../event-store.ts';
-import type { Pool } from '../../infra/postgres/pool.ts';
+import { withTransactionClient, type Pool } from '../../infra/postgres/pool.ts';
 import { CheckpointMovedError, claimCheckpointSql, writeCheckpointSql } from './checkpoints.ts';
 import type {
   FoldedBatch,
@@ -43,17 +43,9 @@ export async function commitBatch<Row, Folded extends FoldedBatch<Row>>(
   run: BatchRun<Row, Folded>,
   events: readonly FeedEvent[],
 ): Promise<Folded> {
-  const client = await pool.connect();
-  let folded: Folded;
-  try {
-    folded = await projectBatch(client, run, events, { ownTransaction: true });
-  } catch (error) {
-    // eslint-disable-next-line no-restricted-syntax -- a failed ROLLBACK means a broken connection, which the pool drops on release
-    await client.query('ROLLBACK').catch(() => {});
-    throw error;
-  } finally {
-    client.release();
-  }
+  const folded = await withTransactionClient(pool, (client) =>
+    projectBatch(client, run, events, { ownTransaction: true }),
+  );
   if (folded.poison) throw new PoisonEventError(folded.poison);
   return folded;
 }

@@ -13,16 +13,26 @@ export function createPool(connectionString: string, max: number): Pool {
   return pool;
 }
 
-export async function inTransaction<T>(
+export function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
+  return withTransactionClient(pool, async (client) => {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  });
+}
+
+/**
+ * A pooled client for work that begins and commits its own transaction (sending BEGIN or COMMIT
+ * along with other statements, say): whatever it began is rolled back when it throws.
+ */
+export async function withTransactionClient<T>(
   pool: Pool,
   work: (client: PoolClient) => Promise<T>,
 ): Promise<T> {
   const client = await pool.connect();
   try {
-    await client.query('BEGIN');
-    const result = await work(client);
-    await client.query('COMMIT');
-    return result;
+    return await work(client);
   } catch (error) {
     // eslint-disable-next-line no-restricted-syntax -- a failed ROLLBACK means a broken connection, which the pool drops on release
     await client.query('ROLLBACK').catch(() => {});
