@@ -147,6 +147,7 @@ describe('an undecodable EventStoreDB record in the feed', () => {
     const feed: EventFeed = {
       logIdentity: () => store.logIdentity(),
       firstRecordedAfter: (category, from) => store.firstRecordedAfter(category, from),
+      currentTime: () => store.currentTime(),
       subscribe: (category, from, onBatch, options) =>
         store.subscribe(category, from, (events) => onBatch([...events, tombstone]), options),
     };

@@ -152,6 +152,7 @@ test('with no live checkpoint, a feed that pauses longer than the idle wait is s
     const slowFeed: EventFeed = {
       logIdentity: () => store.logIdentity(),
       firstRecordedAfter: (category, after) => store.firstRecordedAfter(category, after),
+      currentTime: () => store.currentTime(),
       subscribe: (category, from, onBatch, options) =>
         store.subscribe(
           category,
@@ -176,6 +177,17 @@ test('with no live checkpoint, a feed that pauses longer than the idle wait is s
 });
 
 test('with no live checkpoint, events held back behind an open transaction are waited for, not taken for the end', async () => {
+  await replayBehindOpenTransaction();
+});
+
+test("held-back events are waited for even when this process's clock is an hour behind the store's", async (t) => {
+  // The replay tells held-back events from new ones by when they were recorded, which is the
+  // store's clock: measured by this process's, every held-back event would look new.
+  t.mock.timers.enable({ apis: ['Date'], now: Date.now() - 3_600_000 });
+  await replayBehindOpenTransaction();
+});
+
+async function replayBehindOpenTransaction() {
   const database = await createTestDatabase();
   const holder = await database.connect();
   try {
@@ -200,7 +212,7 @@ test('with no live checkpoint, events held back behind an open transaction are w
     await holder.end();
     await database.drop();
   }
-});
+}
 
 async function assertNoRebuildLeft(database: TestDatabase) {
   const { rows } = await database.pool.query(

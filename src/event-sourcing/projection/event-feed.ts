@@ -36,4 +36,9 @@ export interface EventFeed {
   logIdentity(): Promise<LogIdentity>;
   /** When the category's first event after `after` was recorded; null when there is none yet. */
   firstRecordedAfter(category: string, after: LogPosition | null): Promise<Date | null>;
+  /**
+   * The time now by the clock that stamps `recordedAt`, which is the store's, not this
+   * process's: the two can disagree by more than a replay's held-back events are old.
+   */
+  currentTime(): Promise<Date>;
 }

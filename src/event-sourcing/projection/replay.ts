@@ -154,7 +154,7 @@ async function readToEnd<Row, Folded extends FoldedBatch<Row>>(
   // Without a live checkpoint in this log there is nothing to catch up to later: what is read
   // here is what the swapped-in table holds. What is appended while it reads is left to the
   // live projector, or a log that never pauses would never be read to its end.
-  const began = new Date();
+  const began = await deps.feed.currentTime();
   for (let idleMs = caughtUpAfterIdleMs; ; idleMs *= 2) {
     let short = false;
     await readAlong(deps.feed, category, rebuild.position, maxBatch, idleMs, async (events) => {

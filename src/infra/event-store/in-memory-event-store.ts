@@ -90,6 +90,10 @@ export class InMemoryEventStore implements EventStore, EventFeed {
     return this.categoryAfter(category, after, 1)[0]?.recordedAt ?? null;
   }
 
+  async currentTime(): Promise<Date> {
+    return new Date();
+  }
+
   private categoryAfter(category: string, after: LogPosition | null, limit: number) {
     // Positions number the log from 1, so the event after position n is at index n.
     const found: StoredEvent[] = [];

@@ -143,6 +143,12 @@ export class PostgresEventStore implements EventStore, EventFeed {
     return rows[0]?.recorded_at ?? null;
   }
 
+  /** `recorded_at` is the appending transaction's start time, by the database server's clock. */
+  async currentTime(): Promise<Date> {
+    const { rows } = await this.pool.query<{ now: Date }>('SELECT now()');
+    return rows[0]!.now;
+  }
+
   async readCategory(
     category: string,
     after: LogPosition | null,
