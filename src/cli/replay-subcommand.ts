@@ -6,6 +6,7 @@ import { replayReadModel, type ReplayOutcome } from '../event-sourcing/projectio
 import { openEventStore } from '../infra/event-store/open-event-store.ts';
 import { loadMasterKey } from '../infra/master-keys.ts';
 import { openDatabase, type Database } from '../infra/postgres/database.ts';
+import { oldestOpenTransactions } from '../infra/postgres/oldest-open-transaction.ts';
 import { PostgresInstanceKeyring } from '../infra/postgres/postgres-instance-keyring.ts';
 import { s3ConfigProjection } from '../projections/s3-config-projection.ts';
 import { loadSettings } from '../settings.ts';
@@ -37,6 +38,9 @@ export async function replaySubcommand(args: string[]): Promise<number> {
         onProgress: progressReporter((line) => process.stderr.write(`${line}\n`), {
           ...(total === undefined ? {} : { total }),
         }),
+        ...(log.name === 'postgres'
+          ? { onHeldBack: (recordedAt) => void reportHeldBack(database, recordedAt) }
+          : {}),
       },
       { verify: values.verify },
     );
@@ -70,6 +74,18 @@ function report(outcome: ReplayOutcome): number {
 function describe({ key, missingFrom, columns }: RowDifference): string {
   if (missingFrom) return `${key}: missing from the ${missingFrom} read model`;
   return `${key}: ${columns.join(', ')} differ`;
+}
+
+/**
+ * An operator watching a replay that does not finish is told why, and by whom: a session left
+ * idle in a transaction holds the replay back for as long as it stays so.
+ */
+async function reportHeldBack(database: Database, recordedAt: Date): Promise<void> {
+  // Without the sessions, the notice still says what the replay waits for.
+  const oldest = await oldestOpenTransactions(database.pool, 3).catch(() => []);
+  process.stderr.write(
+    `stowage replay: waiting for events recorded at ${recordedAt.toISOString()}, held back until an older open transaction ends${oldest.length > 0 ? `; the oldest open: ${oldest.join('; ')}` : ''}\n`,
+  );
 }
 
 /** For the ETA only (the replay itself reads through the feed): what the Postgres log holds. */

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { PostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
@@ -185,6 +186,48 @@ test("held-back events are waited for even when this process's clock is an hour 
   // store's clock: measured by this process's, every held-back event would look new.
   t.mock.timers.enable({ apis: ['Date'], now: Date.now() - 3_600_000 });
   await replayBehindOpenTransaction();
+});
+
+test('the CLI names the open transaction a replay waits for, then finishes once it ends', async () => {
+  const database = await createTestDatabase();
+  const holder = await database.connect();
+  try {
+    const store = new PostgresEventStore(database.pool, database.connect);
+    await appendHistories(store, workload('early', 20, 5, 17), { chunk: 5 });
+    await holder.query('BEGIN');
+    const { rows } = await holder.query<{ pid: number }>(
+      'SELECT pg_backend_pid() AS pid, pg_current_xact_id()',
+    );
+    await appendHistories(store, workload('late', 20, 5, 19), { chunk: 5 });
+    const replay = spawn(process.execPath, ['bin/stowage.js', 'replay'], {
+      env: {
+        PATH: process.env.PATH,
+        DATABASE_URL: database.url,
+        STOWAGE_SEAL_PUBLIC_KEY: keypairToJson(generateKeypair()).publicKey,
+      },
+    });
+    let stderr = '';
+    replay.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const exited = once(replay, 'exit');
+    for (let waited = 0; !/waiting for events/.test(stderr) && waited < 30_000; waited += 100) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.match(
+      stderr,
+      new RegExp(
+        `waiting for events recorded at .*held back until an older open transaction ends; the oldest open: .*pid ${rows[0]!.pid} \\(database ${new URL(database.url).pathname.slice(1)}, user postgres, idle in transaction since`,
+      ),
+    );
+    assert.equal(replay.exitCode, null, 'the replay waits while the transaction is open');
+    await holder.query('COMMIT');
+    const [code] = await exited;
+    assert.equal(code, 0, stderr);
+    assert.match(stderr, /200 events replayed; rebuilt read model swapped in/);
+    await assertReadModelMatchesLog(database.pool, store);
+  } finally {
+    await holder.end();
+    await database.drop();
+  }
 });
 
 async function replayBehindOpenTransaction() {

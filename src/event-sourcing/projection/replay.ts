@@ -26,6 +26,12 @@ export interface ReplayDeps<Row, Folded extends FoldedBatch<Row>> {
   feed: EventFeed;
   /** Called after every batch with the number of events replayed so far. */
   onProgress?: (events: number) => void;
+  /**
+   * Called once per event the replay finds waiting: recorded before the replay began, but not
+   * handed over by the feed yet (held back behind an older open transaction, which the replay
+   * waits for).
+   */
+  onHeldBack?: (recordedAt: Date) => void;
   maxBatch?: number;
   /** How long --verify gives a live projection that is behind the rebuild to catch up. */
   liveLagWaitMs?: number;
@@ -155,6 +161,7 @@ async function readToEnd<Row, Folded extends FoldedBatch<Row>>(
   // here is what the swapped-in table holds. What is appended while it reads is left to the
   // live projector, or a log that never pauses would never be read to its end.
   const began = await deps.feed.currentTime();
+  let heldBack: Date | undefined;
   for (let idleMs = caughtUpAfterIdleMs; ; idleMs *= 2) {
     let short = false;
     await readAlong(deps.feed, category, rebuild.position, maxBatch, idleMs, async (events) => {
@@ -164,6 +171,8 @@ async function readToEnd<Row, Folded extends FoldedBatch<Row>>(
     });
     const next = await deps.feed.firstRecordedAfter(category, rebuild.position);
     if (next === null || (short && next >= began)) return;
+    if (next < began && next.getTime() !== heldBack?.getTime()) deps.onHeldBack?.(next);
+    heldBack = next;
   }
 }
 
