@@ -3,28 +3,10 @@ import { randomUUID } from 'node:crypto';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { after, before, test } from 'node:test';
-import type { Kafka, Producer } from 'kafkajs';
-import type { S3Client } from '@aws-sdk/client-s3';
-import { createKafka } from '../../src/infra/kafka.ts';
-import { createLogger } from '../../src/infra/logger.ts';
 import { hostileHosts, withPort } from '../infra/network/hostile-hosts.ts';
-import { kafkaBrokers } from '../support/services.ts';
-import {
-  bucketConfig,
-  createTestBucket,
-  objectKeys,
-  removeTestBucket,
-  testS3Client,
-} from '../support/buckets.ts';
-import { ConfiguredService } from '../support/configured-service.ts';
-import {
-  deleteTopics,
-  OutcomeCollector,
-  sendRequests,
-  uniqueWorkerNames,
-  type WorkerNames,
-} from '../support/kafka.ts';
-import { startTestWorker, type TestWorker } from '../support/in-process-worker.ts';
+import { bucketConfig, objectKeys } from '../support/buckets.ts';
+import { sendRequests } from '../support/kafka.ts';
+import { startUploadPipeline, type UploadPipeline } from '../support/upload-pipeline.ts';
 import { initSealing } from '../../src/infra/sealing.ts';
 await initSealing();
 
@@ -39,14 +21,7 @@ const neverAllowed = hostileHosts.filter(([name]) =>
   ),
 );
 
-let kafka: Kafka;
-let producer: Producer;
-let s3: S3Client;
-let bucket: string;
-let service: ConfiguredService;
-let names: WorkerNames;
-let running: TestWorker;
-let outcomes: OutcomeCollector;
+let pipeline: UploadPipeline;
 let instance: string;
 let targetPort: number;
 let connections = 0;
@@ -73,27 +48,13 @@ before(async () => {
   if (v6) targets.push(v6);
   await new Promise<void>((resolve) => redirector.listen(0, '127.0.0.1', resolve));
 
-  kafka = createKafka(kafkaBrokers(), 'stowage-test', createLogger('error'));
-  s3 = testS3Client();
-  bucket = await createTestBucket(s3);
-  service = await ConfiguredService.start();
-  instance = await service.createInstance();
-  await service.configure(instance, bucketConfig(bucket, 'hostile/'));
-  names = uniqueWorkerNames();
-  producer = kafka.producer();
-  await producer.connect();
-  running = await startTestWorker(service, names);
-  outcomes = await OutcomeCollector.start(kafka, names);
+  pipeline = await startUploadPipeline();
+  instance = await pipeline.service.createInstance();
+  await pipeline.service.configure(instance, bucketConfig(pipeline.bucket, 'hostile/'));
 });
 
 after(async () => {
-  await running?.worker.stop();
-  await outcomes?.stop();
-  await producer?.disconnect();
-  // eslint-disable-next-line no-restricted-syntax -- cleanup: topic names are unique to this run, a leftover disturbs nothing
-  if (names) await deleteTopics(kafka, names).catch(() => {});
-  await service?.close();
-  if (bucket) await removeTestBucket(s3, bucket);
+  await pipeline?.close();
   redirector.closeAllConnections();
   await new Promise((resolve) => redirector.close(resolve));
   await Promise.all(targets.map((target) => new Promise((resolve) => target.close(resolve))));
@@ -112,12 +73,12 @@ test('every redirect to a never-allowed address ends as one permanent failed out
   }));
   assert.ok(requests.length >= 20, `only ${requests.length} forms`);
   await sendRequests(
-    producer,
-    names.requested,
+    pipeline.producer,
+    pipeline.names.requested,
     requests.map(({ name: _name, ...request }) => request),
   );
   for (const { name, id } of requests) {
-    const { failed, completed } = await outcomes.outcomeOf(id);
+    const { failed, completed } = await pipeline.outcomes.outcomeOf(id);
     assert.equal(completed, undefined, name);
     assert.match(
       failed?.code ?? '',
@@ -127,7 +88,7 @@ test('every redirect to a never-allowed address ends as one permanent failed out
     assert.equal(failed?.retryable, false, name);
     assert.equal(failed?.attempts, 1, name);
   }
-  for (const { id } of requests) assert.equal(outcomes.failed.get(id)?.length, 1);
-  assert.deepEqual(await objectKeys(s3, bucket), []);
+  for (const { id } of requests) assert.equal(pipeline.outcomes.failed.get(id)?.length, 1);
+  assert.deepEqual(await objectKeys(pipeline.s3, pipeline.bucket), []);
   assert.equal(connections, 0, 'a hostile address was reached');
 });

@@ -1,27 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { PutObjectAclCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { Kafka, Producer } from 'kafkajs';
-import { createKafka } from '../../src/infra/kafka.ts';
-import { createLogger } from '../../src/infra/logger.ts';
-import { kafkaBrokers, s3TestServer } from '../support/services.ts';
-import {
-  bucketConfig,
-  createTestBucket,
-  removeTestBucket,
-  testS3Client,
-} from '../support/buckets.ts';
-import { ConfiguredService } from '../support/configured-service.ts';
-import {
-  deleteTopics,
-  OutcomeCollector,
-  sendRequests,
-  uniqueWorkerNames,
-  type WorkerNames,
-} from '../support/kafka.ts';
+import { PutObjectAclCommand } from '@aws-sdk/client-s3';
+import { s3TestServer } from '../support/services.ts';
+import { bucketConfig } from '../support/buckets.ts';
+import { sendRequests } from '../support/kafka.ts';
 import { patternBytes } from '../support/media-server.ts';
-import { startTestWorker, type TestWorker } from '../support/in-process-worker.ts';
+import { startUploadPipeline, type UploadPipeline } from '../support/upload-pipeline.ts';
 import { initSealing } from '../../src/infra/sealing.ts';
 await initSealing();
 
@@ -34,47 +19,23 @@ await initSealing();
  * the bucket's owner makes the object public as a public bucket would.
  */
 describe('permanent media links, end to end', () => {
-  let service: ConfiguredService;
-  let kafka: Kafka;
-  let producer: Producer;
-  let s3: S3Client;
-  let bucket: string;
-  let names: WorkerNames;
-  let outcomes: OutcomeCollector;
-  let running: TestWorker;
+  let pipeline: UploadPipeline;
   const server = () => s3TestServer();
   const config = (extra: { publicBaseUrl?: string } = {}) => ({
-    ...bucketConfig(bucket, 'mídia pública/2026+12/'),
+    ...bucketConfig(pipeline.bucket, 'mídia pública/2026+12/'),
     ...extra,
   });
-  const base = () => `https://cdn.example.test/${bucket}/`;
+  const base = () => `https://cdn.example.test/${pipeline.bucket}/`;
   const throughTheCdn = (url: string) => fetch(`${server().endpoint}${new URL(url).pathname}`);
 
   before(async () => {
-    kafka = createKafka(kafkaBrokers(), 'stowage-test', createLogger('error'));
-    s3 = testS3Client();
-    bucket = await createTestBucket(s3);
-    service = await ConfiguredService.start();
-    names = uniqueWorkerNames();
-    producer = kafka.producer();
-    await producer.connect();
-    running = await startTestWorker(service, names);
-    outcomes = await OutcomeCollector.start(kafka, names);
+    pipeline = await startUploadPipeline();
   });
-
-  after(async () => {
-    await running?.worker.stop();
-    await outcomes?.stop();
-    await producer?.disconnect();
-    // eslint-disable-next-line no-restricted-syntax -- cleanup: topic names are unique to this run, a leftover disturbs nothing
-    if (names) await deleteTopics(kafka, names).catch(() => {});
-    await service?.close();
-    if (bucket) await removeTestBucket(s3, bucket);
-  });
+  after(() => pipeline?.close());
 
   const upload = async (instance: string, bytes: Buffer) => {
     const id = randomUUID();
-    await sendRequests(producer, names.requested, [
+    await sendRequests(pipeline.producer, pipeline.names.requested, [
       {
         id,
         instance,
@@ -83,14 +44,14 @@ describe('permanent media links, end to end', () => {
         source: { base64: bytes.toString('base64') },
       },
     ]);
-    const { completed, failed } = await outcomes.outcomeOf(id);
+    const { completed, failed } = await pipeline.outcomes.outcomeOf(id);
     assert.ok(completed, `completed, not ${JSON.stringify(failed)}`);
     return completed;
   };
 
   test('with publicBaseUrl: url is the base plus the key, lasting; the presigned link comes beside it', async () => {
-    const instance = await service.createInstance();
-    await service.configure(instance, config({ publicBaseUrl: base() }));
+    const instance = await pipeline.service.createInstance();
+    await pipeline.service.configure(instance, config({ publicBaseUrl: base() }));
     const bytes = patternBytes(70_000);
 
     const completed = await upload(instance, bytes);
@@ -107,8 +68,8 @@ describe('permanent media links, end to end', () => {
     assert.ok(Buffer.from(await presigned.arrayBuffer()).equals(bytes));
 
     assert.equal((await throughTheCdn(completed.url)).status, 403, 'not public yet');
-    await s3.send(
-      new PutObjectAclCommand({ Bucket: bucket, Key: completed.key, ACL: 'public-read' }),
+    await pipeline.s3.send(
+      new PutObjectAclCommand({ Bucket: pipeline.bucket, Key: completed.key, ACL: 'public-read' }),
     );
     const anonymous = await throughTheCdn(completed.url);
     assert.equal(anonymous.status, 200);
@@ -116,8 +77,8 @@ describe('permanent media links, end to end', () => {
   });
 
   test('without publicBaseUrl the outcome is as before: a presigned url and its expiry', async () => {
-    const instance = await service.createInstance();
-    await service.configure(instance, config());
+    const instance = await pipeline.service.createInstance();
+    await pipeline.service.configure(instance, config());
 
     const completed = await upload(instance, Buffer.from('jpeg bytes'));
 
