@@ -189,16 +189,7 @@ test("held-back events are waited for even when this process's clock is an hour 
 });
 
 test('the CLI names the open transaction a replay waits for, then finishes once it ends', async () => {
-  const database = await createTestDatabase();
-  const holder = await database.connect();
-  try {
-    const store = new PostgresEventStore(database.pool, database.connect);
-    await appendHistories(store, workload('early', 20, 5, 17), { chunk: 5 });
-    await holder.query('BEGIN');
-    const { rows } = await holder.query<{ pid: number }>(
-      'SELECT pg_backend_pid() AS pid, pg_current_xact_id()',
-    );
-    await appendHistories(store, workload('late', 20, 5, 19), { chunk: 5 });
+  await withEventsHeldBack(async ({ database, store, holderPid, release }) => {
     const replay = spawn(process.execPath, ['bin/stowage.js', 'replay'], {
       env: {
         PATH: process.env.PATH,
@@ -215,42 +206,62 @@ test('the CLI names the open transaction a replay waits for, then finishes once 
     assert.match(
       stderr,
       new RegExp(
-        `waiting for events recorded at .*held back until an older open transaction ends; the oldest open: .*pid ${rows[0]!.pid} \\(database ${new URL(database.url).pathname.slice(1)}, user postgres, idle in transaction since`,
+        `waiting for events recorded at .*held back until an older open transaction ends; the oldest open: .*pid ${holderPid} \\(database ${new URL(database.url).pathname.slice(1)}, user postgres, idle in transaction since`,
       ),
     );
     assert.equal(replay.exitCode, null, 'the replay waits while the transaction is open');
-    await holder.query('COMMIT');
+    await release();
     const [code] = await exited;
     assert.equal(code, 0, stderr);
     assert.match(stderr, /200 events replayed; rebuilt read model swapped in/);
     await assertReadModelMatchesLog(database.pool, store);
-  } finally {
-    await holder.end();
-    await database.drop();
-  }
+  });
 });
 
-async function replayBehindOpenTransaction() {
-  const database = await createTestDatabase();
-  const holder = await database.connect();
-  try {
-    const store = new PostgresEventStore(database.pool, database.connect);
-    await appendHistories(store, workload('early', 20, 5, 17), { chunk: 5 });
-    // An older transaction still open (here, or in any database of the cluster) holds back every
-    // event committed after it began: the feed's batch comes back short before the log's end.
-    await holder.query('BEGIN');
-    await holder.query('SELECT pg_current_xact_id()');
-    await appendHistories(store, workload('late', 20, 5, 19), { chunk: 5 });
+function replayBehindOpenTransaction() {
+  return withEventsHeldBack(async ({ database, store, release }) => {
     const replaying = replayReadModel(
       { definition: s3ConfigProjection(noKeys), pool: database.pool, feed: store, maxBatch: 40 },
       { verify: false },
     );
     await new Promise((resolve) => setTimeout(resolve, 500));
-    await holder.query('COMMIT');
+    await release();
     const outcome = await replaying;
     assert.equal(outcome.swapped, true);
     assert.equal(outcome.events, 200);
     await assertReadModelMatchesLog(database.pool, store);
+  });
+}
+
+/**
+ * 100 events, then an open transaction, then 100 more: an older transaction still open (here, or
+ * in any database of the cluster) holds back every event committed after it began, so the
+ * feed's batch comes back short before the log's end until `release` commits it.
+ */
+async function withEventsHeldBack(
+  work: (held: {
+    database: TestDatabase;
+    store: PostgresEventStore;
+    holderPid: number;
+    release: () => Promise<void>;
+  }) => Promise<void>,
+) {
+  const database = await createTestDatabase();
+  const holder = await database.connect();
+  try {
+    const store = new PostgresEventStore(database.pool, database.connect);
+    await appendHistories(store, workload('early', 20, 5, 17), { chunk: 5 });
+    await holder.query('BEGIN');
+    const { rows } = await holder.query<{ pid: number }>(
+      'SELECT pg_backend_pid() AS pid, pg_current_xact_id()',
+    );
+    await appendHistories(store, workload('late', 20, 5, 19), { chunk: 5 });
+    await work({
+      database,
+      store,
+      holderPid: rows[0]!.pid,
+      release: async () => void (await holder.query('COMMIT')),
+    });
   } finally {
     await holder.end();
     await database.drop();
