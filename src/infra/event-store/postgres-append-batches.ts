@@ -1,3 +1,4 @@
+import pg from 'pg';
 import type { ExpectedRevision, NewEvent } from '../../event-sourcing/event-store.ts';
 import { OneStatementAtATime } from '../postgres/one-statement-at-a-time.ts';
 import type { Pool } from '../postgres/pool.ts';
@@ -89,10 +90,7 @@ export class AppendBatches {
       const landed = await this.write(batch);
       for (const append of batch) append.settle(landed.get(append.stream));
     } catch (error) {
-      // A statement PostgreSQL refused (a deadlock between two processes' batches, a unique
-      // violation) rolled back as a whole: each append is tried again on its own. Any other
-      // failure (the connection lost) may have committed, so it is passed on unchanged.
-      if (batch.length > 1 && typeof (error as { code?: unknown }).code === 'string') {
+      if (batch.length > 1 && refusedWhole(error)) {
         await Promise.all(batch.map((append) => this.send([append])));
         return;
       }
@@ -138,4 +136,16 @@ export class AppendBatches {
       ]),
     );
   }
+}
+
+/**
+ * Whether PostgreSQL refused the statement, which rolled it back as a whole: bad data (SQLSTATE
+ * class 22), a constraint (23: a unique violation between two processes' batches), a deadlock or
+ * a serialization failure (40). Its appends are then tried again one by one. Any other failure
+ * may have come after the commit: a lost connection above all, whose Node error carries a string
+ * code too (ECONNRESET). Tried again, an append that landed would meet its own event and be
+ * refused as a conflict; passed on, it fails as unknown, and the caller's retry finds it in.
+ */
+function refusedWhole(error: unknown): boolean {
+  return error instanceof pg.DatabaseError && /^(22|23|40)/.test(error.code ?? '');
 }

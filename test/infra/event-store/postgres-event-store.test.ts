@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { describe, mock, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import type pg from 'pg';
 import type { AppendResult, NewEvent } from '../../../src/event-sourcing/event-store.ts';
 import { PostgresEventStore } from '../../../src/infra/event-store/postgres-event-store.ts';
-import type { Pool } from '../../../src/infra/postgres/pool.ts';
+import { createPool, type Pool } from '../../../src/infra/postgres/pool.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/database.ts';
 import {
   asNewEvent,
@@ -250,6 +251,134 @@ describe('PostgresEventStore group commit', () => {
     }
   });
 });
+
+describe('PostgresEventStore group commit, statement refused', () => {
+  test('an append whose data PostgreSQL refuses fails alone; the others of its statement land', async () => {
+    await withDatabase(async (database, store) => {
+      const prefix = `refused-${randomBytes(4).toString('hex')}`;
+      await store.appendToStream(`${prefix}-warm`, [newEvent()], 'no_stream');
+      const query = mock.method(database.pool, 'query');
+      try {
+        // jsonb has no place for U+0000: the whole statement is refused (SQLSTATE 22P05).
+        const outcomes = await Promise.allSettled([
+          store.appendToStream(`${prefix}-first`, [newEvent()], 'no_stream'),
+          store.appendToStream(`${prefix}-good`, [newEvent()], 'no_stream'),
+          store.appendToStream(
+            `${prefix}-bad`,
+            [newEvent('Bad', { text: 'a\u0000b' })],
+            'no_stream',
+          ),
+          store.appendToStream(`${prefix}-also-good`, [newEvent()], 'no_stream'),
+        ]);
+        assert.deepEqual(
+          outcomes.map((outcome) => outcome.status),
+          ['fulfilled', 'fulfilled', 'rejected', 'fulfilled'],
+        );
+        assert.equal((outcomes[2] as PromiseRejectedResult).reason.code, '22P05');
+        // The three queued behind the first went in one statement, then one by one.
+        const appendStatements = query.mock.calls.filter(
+          (call) => (call.arguments[0] as { name?: string }).name === 'stowage-append-to-streams',
+        );
+        assert.equal(appendStatements.length, 5);
+      } finally {
+        query.mock.restore();
+      }
+      assert.deepEqual((await store.readStream(`${prefix}-bad`)).length, 0);
+      assert.deepEqual((await store.readStream(`${prefix}-also-good`)).length, 1);
+    });
+  });
+});
+
+describe('PostgresEventStore group commit, connection lost', () => {
+  test('a batch whose answer is lost may have committed: its appends fail as unknown, never as conflicts', async () => {
+    const database = await createTestDatabase();
+    const proxy = await answerDroppingProxy(new URL(database.url));
+    const pool = createPool(proxy.url, 5);
+    try {
+      const store = new PostgresEventStore(pool, database.connect);
+      const prefix = `lost-${randomBytes(4).toString('hex')}`;
+      await store.appendToStream(`${prefix}-warm`, [newEvent()], 'no_stream');
+      // The first append goes alone; the two queued behind it go together, and PostgreSQL's
+      // answer to their statement never reaches the service: its connection is reset instead.
+      proxy.dropAnswerTo(`${prefix}-a`);
+      const outcomes = await Promise.allSettled(
+        ['first', 'a', 'b'].map((name) =>
+          store.appendToStream(`${prefix}-${name}`, [newEvent()], 'no_stream'),
+        ),
+      );
+
+      assert.equal(outcomes[0]!.status, 'fulfilled');
+      for (const outcome of outcomes.slice(1)) {
+        assert.equal(outcome.status, 'rejected');
+        assert.notEqual(outcome.reason.name, 'StreamConflictError', String(outcome.reason));
+      }
+      // They did commit: told "conflict", a caller would drop the key its landed event names.
+      const { rows } = await database.pool.query<{ stream_name: string }>(
+        'SELECT stream_name FROM events WHERE stream_name LIKE $1 ORDER BY stream_name',
+        [`${prefix}-%`],
+      );
+      assert.deepEqual(
+        rows.map((row) => row.stream_name),
+        ['a', 'b', 'first', 'warm'].map((name) => `${prefix}-${name}`),
+      );
+    } finally {
+      await pool.end();
+      await proxy.close();
+      await database.drop();
+    }
+  });
+});
+
+/**
+ * A TCP relay to the test database that, once armed, passes on the first client message that
+ * contains `marker`, withholds the server's answer and resets the client's connection.
+ */
+async function answerDroppingProxy(target: URL) {
+  let marker: string | undefined;
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(Number(target.port || 5432), target.hostname);
+    let dropping = false;
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('error', () => {});
+      socket.on('close', () => {
+        sockets.delete(socket);
+        if (!dropping) [client, upstream].forEach((other) => other.destroy());
+      });
+    }
+    client.on('data', (chunk: Buffer) => {
+      if (marker && chunk.includes(marker)) {
+        marker = undefined;
+        dropping = true;
+        // Long enough for PostgreSQL to commit what it was sent.
+        setTimeout(() => {
+          client.resetAndDestroy();
+          upstream.destroy();
+        }, 300);
+      }
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (!dropping) client.write(chunk);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = new URL(target);
+  url.hostname = '127.0.0.1';
+  url.port = String((server.address() as AddressInfo).port);
+  return {
+    url: url.toString(),
+    dropAnswerTo(text: string) {
+      marker = text;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
 
 describe('PostgresEventStore read batching', () => {
   test('concurrent stream reads share a few statements, and each gets its own range', async () => {
