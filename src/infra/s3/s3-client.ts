@@ -1,6 +1,7 @@
 import type http from 'node:http';
 import type https from 'node:https';
 import { S3Client } from '@aws-sdk/client-s3';
+import { limitResponses } from './response-limits.ts';
 
 export interface S3Location {
   region: string;
@@ -28,10 +29,13 @@ export interface S3Connection {
  * An S3 client that also works against S3-compatible servers (MinIO, Backblaze B2, DO Spaces,
  * S3Proxy): path-style addressing when an endpoint is set, since their buckets are rarely
  * resolvable as subdomains, and checksums only where the API requires them, since many such
- * servers reject the SDK's newer default x-amz-checksum-* headers.
+ * servers reject the SDK's newer default x-amz-checksum-* headers. Made with a connection, as
+ * this service makes every client, to a customer's endpoint that may be anyone's, it holds the
+ * endpoint's answers to the response limits; made without, as tests and tools make one to read
+ * objects back, it does not.
  */
 export function createS3Client(location: S3Location, connection?: S3Connection): S3Client {
-  return new S3Client({
+  const client = new S3Client({
     region: location.region,
     ...(location.endpoint ? { endpoint: location.endpoint, forcePathStyle: true } : {}),
     credentials: {
@@ -52,4 +56,11 @@ export function createS3Client(location: S3Location, connection?: S3Connection):
         }
       : {}),
   });
+  if (connection) {
+    limitResponses(client, { maxBytes: responseMaxBytes, withinMs: connection.timeoutMs });
+  }
+  return client;
 }
+
+// S3's answers to puts, parts, heads and deletes are a few hundred bytes of XML.
+const responseMaxBytes = 1024 * 1024;

@@ -36,6 +36,7 @@ const permanentCodes: Record<string, string> = {
   SELF_SIGNED_CERT_IN_CHAIN: "the endpoint's TLS certificate is not trusted",
   UNABLE_TO_VERIFY_LEAF_SIGNATURE: "the endpoint's TLS certificate is not trusted",
   CERT_HAS_EXPIRED: "the endpoint's TLS certificate has expired",
+  ERESPONSETOOLARGE: 'the endpoint answered with more than an S3 server ever sends',
 };
 
 // HEAD responses have no body, so the SDK can only name the status.
@@ -67,6 +68,8 @@ const transientCodes = new Set([
   'ServiceUnavailable',
   'InternalError',
   'OperationAborted',
+  // An answer trickling in: slow or hostile, it may be faster next time.
+  'ERESPONSETOOSLOW',
 ]);
 
 /** Every code the failures above are known by; a server may answer any other. */

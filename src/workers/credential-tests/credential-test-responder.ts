@@ -49,7 +49,12 @@ export async function startCredentialTestResponder(
       const target = await storedTarget(request.instance);
       if (!target) return { outcome: 'notEnabled' };
       const client = createS3Client(target.location, connection);
-      const steps = await probeBucket(client, target.bucket, target.pathPrefix);
+      const steps = await probeBucket(
+        client,
+        target.bucket,
+        target.pathPrefix,
+        connection.timeoutMs,
+      );
       return { outcome: 'tested', bucket: target.bucket, steps };
     } catch (error) {
       log.error({ err: error, instance: request.instance }, 'testing stored credentials failed');
