@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import ipaddr from 'ipaddr.js';
 import { presentedToken } from './auth.ts';
 import { ApiError } from './error-handler.ts';
+import { storeSharedByAllRoutes } from './rate-limit-store.ts';
 
 export interface RequestRateLimitOptions {
   /** Requests each caller may make per window; the contract says 100 a minute. */
@@ -21,7 +22,7 @@ export interface RequestRateLimitOptions {
 }
 
 /**
- * Routes opt in with `config: { rateLimit: {} }` and then get `max` requests per window per
+ * Routes opt in with `config: { rateLimit: {} }` and then share `max` requests per window per
  * caller, answered beyond that with a 429 in the contract's shape and a Retry-After header.
  *
  * A token's budget is counted once the route has verified it. Requests that fail to
@@ -41,6 +42,8 @@ export const requestRateLimit = fp<RequestRateLimitOptions>(
       isVerifiedToken = () => false,
     },
   ) => {
+    // Tokens and addresses seen within a window; a few MB at most.
+    const keysInMemory = 100_000;
     await app.register(fastifyRateLimit, {
       global: false,
       max,
@@ -49,7 +52,7 @@ export const requestRateLimit = fp<RequestRateLimitOptions>(
       errorResponseBuilder: () => new ApiError('rate-limited'),
       // A Redis outage should cost the rate limit, not every request.
       skipOnError: true,
-      ...(redis ? { redis, nameSpace: redisKeyPrefix } : {}),
+      store: storeSharedByAllRoutes({ ...(redis ? { redis } : {}), redisKeyPrefix, keysInMemory }),
     });
     const failedAccess = app.createRateLimit({ keyGenerator: failedAccessKey });
     app.addHook('onRequest', async (request, reply) => {

@@ -22,6 +22,7 @@ async function limitedApp(options: RequestRateLimitOptions) {
   apps.push(app);
   await app.register(requestRateLimit, options);
   app.get('/limited', { config: { rateLimit: {} } }, async () => ({ success: true }));
+  app.post('/also-limited', { config: { rateLimit: {} } }, async () => ({ success: true }));
   app.get('/unlimited', async () => ({ success: true }));
   await app.ready();
   return app;
@@ -29,9 +30,14 @@ async function limitedApp(options: RequestRateLimitOptions) {
 
 function call(
   app: ReturnType<typeof buildApp>,
-  { token, ip = '192.0.2.1', url = '/limited' }: { token?: string; ip?: string; url?: string },
+  {
+    token,
+    ip = '192.0.2.1',
+    url = '/limited',
+    method = 'GET',
+  }: { token?: string; ip?: string; url?: string; method?: 'GET' | 'HEAD' | 'POST' },
 ) {
-  return app.inject({ method: 'GET', url, remoteAddress: ip, headers: token ? { token } : {} });
+  return app.inject({ method, url, remoteAddress: ip, headers: token ? { token } : {} });
 }
 
 async function assertLimited(response: Awaited<ReturnType<typeof call>>): Promise<void> {
@@ -51,6 +57,20 @@ describe('in memory', () => {
     for (let i = 0; i < 3; i++) assert.equal((await call(app, { token })).statusCode, 200);
     await assertLimited(await call(app, { token }));
     assert.equal((await call(app, { token, url: '/unlimited' })).statusCode, 200);
+  });
+
+  test('a caller has one budget across every limited route, the HEAD of a GET included', async () => {
+    const app = await limitedApp({ max: 3 });
+    const { token } = mintToken();
+    assert.equal((await call(app, { token })).statusCode, 200);
+    assert.equal((await call(app, { token, method: 'HEAD' })).statusCode, 200);
+    assert.equal(
+      (await call(app, { token, method: 'POST', url: '/also-limited' })).statusCode,
+      200,
+    );
+    await assertLimited(await call(app, { token, method: 'POST', url: '/also-limited' }));
+    assert.equal((await call(app, { token, method: 'HEAD' })).statusCode, 429);
+    await assertLimited(await call(app, { token }));
   });
 
   test('each token has its own budget, and so has each address without one', async () => {
@@ -117,7 +137,7 @@ describe('in Redis', () => {
     await redis.quit();
   });
 
-  test('processes sharing Redis share each token budget', async () => {
+  test('processes sharing Redis share each token budget, across routes', async () => {
     const options = { max: 3, redis, redisKeyPrefix: keyPrefix };
     const one = await limitedApp(options);
     const two = await limitedApp(options);
@@ -125,8 +145,12 @@ describe('in Redis', () => {
 
     assert.equal((await call(one, { token })).statusCode, 200);
     assert.equal((await call(two, { token })).statusCode, 200);
-    assert.equal((await call(one, { token })).statusCode, 200);
+    assert.equal(
+      (await call(one, { token, method: 'POST', url: '/also-limited' })).statusCode,
+      200,
+    );
     await assertLimited(await call(two, { token }));
+    await assertLimited(await call(two, { token, method: 'POST', url: '/also-limited' }));
     await assertLimited(await call(one, { token }));
     assert.equal((await call(two, { token: mintToken().token })).statusCode, 200);
 
