@@ -7,21 +7,33 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { Logger } from '../infra/logger.ts';
-import { errorBody, errorHandler } from './error-handler.ts';
+import { answerClientError, errorBody, errorHandler } from './error-handler.ts';
 import { healthRoutes, type ReadinessCheck } from './health.ts';
 
 export interface AppOptions {
   logger: Logger;
   readiness: readonly ReadinessCheck[];
+  /**
+   * How long a request, headers and body, may take to arrive (30 s): such a request arrives in
+   * milliseconds, and one still arriving holds a connection, and its caller's place, for nothing.
+   */
+  requestTimeoutMs?: number;
 }
 
 // The command body is a handful of short strings; anything larger is not a request we serve.
 const bodyLimitBytes = 16 * 1024;
+// How often Node looks for requests past their time (its default, 30 s, would double the wait).
+const requestTimeoutCheckMs = 5_000;
 
-export function buildApp({ logger, readiness }: AppOptions) {
+export function buildApp({ logger, readiness, requestTimeoutMs = 30_000 }: AppOptions) {
   const app = Fastify({
     loggerInstance: logger,
     bodyLimit: bodyLimitBytes,
+    // fastify's default is never. Node 20 holds a request whose body is still arriving to the
+    // headers' timeout, so that is the same.
+    requestTimeout: requestTimeoutMs,
+    http: { connectionsCheckingInterval: requestTimeoutCheckMs, headersTimeout: requestTimeoutMs },
+    clientErrorHandler: answerClientError,
     requestIdHeader: false,
     genReqId: requestIdOf,
     // One line per request (below) instead of fastify's two: half the log volume on the hot path.

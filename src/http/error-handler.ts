@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifySchemaValidationError } from 'fastify';
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
@@ -154,4 +156,28 @@ function fieldName(context: string | undefined, instancePath: string): string {
     return path ? `${context}.${path}` : context;
   }
   return path || 'body';
+}
+
+/**
+ * Answers what Node's HTTP parser refuses before fastify sees a request (a header section too
+ * large, a request not received in time, conflicting lengths, a control character in a header),
+ * in the contract's body like every other error, and closes the connection, as Node does.
+ */
+export function answerClientError(error: Error & { code?: string }, socket: Socket): void {
+  // A reset connection has nobody to answer.
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, message] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request headers too large']
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request not received in time']
+        : [400, 'Malformed HTTP request'];
+  if (socket.writable) {
+    const body = JSON.stringify(errorBody(message));
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
 }
