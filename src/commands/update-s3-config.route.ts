@@ -43,7 +43,8 @@ export function updateS3ConfigRoute(deps: UpdateS3ConfigRouteDeps) {
             token: z.string().optional().describe('TokenAccount or TokenInstance.'),
             'if-match': z
               .string()
-              .regex(/^"\d+"$/, 'must be a quoted revision, e.g. "3"')
+              // Fifteen digits stay exact as a number; no stream gets anywhere near.
+              .regex(/^"\d{1,15}"$/, 'must be a quoted revision, e.g. "3"')
               .optional(),
           }),
           body: updateS3ConfigBody(deps.endpointPolicy).meta({

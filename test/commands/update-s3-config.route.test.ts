@@ -205,6 +205,12 @@ describe('POST errors, in the contract shape, changing nothing', () => {
       400,
       'Invalid request body',
     ],
+    [
+      'an If-Match revision past what a number holds exactly',
+      () => post('my-instance', aws, { token: instanceToken, 'if-match': '"9007199254740993"' }),
+      400,
+      'Invalid request body',
+    ],
     ['no token', () => post('my-instance', aws, {}), 401, 'Invalid token'],
     [
       'a wrong token',
