@@ -369,7 +369,7 @@ async function warmLookupCost(side: ReturnType<typeof commandSide>, instance: st
     pool: database.pool,
     connect: database.connect,
     keys: side.keyring,
-    connection: { ...agents, timeoutMs: 5_000 },
+    connection: { ...agents, timeoutMs: 5_000, exchangeWithinMs: 60_000 },
     logger,
   });
   await targets.start();

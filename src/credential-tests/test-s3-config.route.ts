@@ -88,12 +88,7 @@ export function testS3ConfigRoute(deps: TestS3ConfigRouteDeps) {
         if (!supplied) return storedAnswer(await deps.testStored(request.params.instance));
         const target = fromSupplied(supplied);
         const client = createS3Client(target.location, deps.connection);
-        const steps = await probeBucket(
-          client,
-          target.bucket,
-          target.pathPrefix,
-          deps.connection.timeoutMs,
-        );
+        const steps = await probeBucket(client, target.bucket, target.pathPrefix);
         return {
           success: true as const,
           ok: steps.every((step) => step.ok),

@@ -115,7 +115,8 @@ export async function registerApiRole(
       access,
       endpointPolicy,
       testStored: (instance) => new PostgresCredentialTestMailbox(database.pool).ask(instance),
-      connection: { ...probeAgents, timeoutMs: 10_000, maxAttempts: 1 },
+      // A caller waits for this answer: each of its steps has 10 s, however the endpoint drips.
+      connection: { ...probeAgents, timeoutMs: 10_000, exchangeWithinMs: 10_000, maxAttempts: 1 },
     }),
   );
 }

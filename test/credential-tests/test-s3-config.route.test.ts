@@ -95,7 +95,7 @@ describe('POST /api/instance/s3/:instance/test', () => {
         access: instanceAccess(access),
         endpointPolicy: { allowPrivate: true },
         testStored,
-        connection: { ...agents, timeoutMs: 5_000, maxAttempts: 1 },
+        connection: { ...agents, timeoutMs: 5_000, exchangeWithinMs: 5_000, maxAttempts: 1 },
       }),
     );
     return routed;

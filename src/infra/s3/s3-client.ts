@@ -1,7 +1,7 @@
 import type http from 'node:http';
 import type https from 'node:https';
 import { S3Client } from '@aws-sdk/client-s3';
-import { limitResponses } from './response-limits.ts';
+import { BoundedHttpHandler } from './bounded-http-handler.ts';
 
 export interface S3Location {
   region: string;
@@ -19,8 +19,10 @@ export interface S3Location {
 export interface S3Connection {
   httpAgent: http.Agent;
   httpsAgent: https.Agent;
-  /** For connecting, and for a socket that stays silent. */
+  /** For connecting, for a socket that stays silent, and for an answer's body to arrive. */
   timeoutMs: number;
+  /** For a whole exchange, the request's body sent and the answer received. */
+  exchangeWithinMs: number;
   /** Tries per request, the SDK's own retries included (its default is 3). */
   maxAttempts?: number;
 }
@@ -30,12 +32,12 @@ export interface S3Connection {
  * S3Proxy): path-style addressing when an endpoint is set, since their buckets are rarely
  * resolvable as subdomains, and checksums only where the API requires them, since many such
  * servers reject the SDK's newer default x-amz-checksum-* headers. Made with a connection, as
- * this service makes every client, to a customer's endpoint that may be anyone's, it holds the
- * endpoint's answers to the response limits; made without, as tests and tools make one to read
- * objects back, it does not.
+ * this service makes every client, to a customer's endpoint that may be anyone's, it holds each
+ * exchange to the connection's limits (BoundedHttpHandler); made without, as tests and tools
+ * make one to read objects back, it does not.
  */
 export function createS3Client(location: S3Location, connection?: S3Connection): S3Client {
-  const client = new S3Client({
+  return new S3Client({
     region: location.region,
     ...(location.endpoint ? { endpoint: location.endpoint, forcePathStyle: true } : {}),
     credentials: {
@@ -47,20 +49,23 @@ export function createS3Client(location: S3Location, connection?: S3Connection):
     ...(connection?.maxAttempts ? { maxAttempts: connection.maxAttempts } : {}),
     ...(connection
       ? {
-          requestHandler: {
-            httpAgent: connection.httpAgent,
-            httpsAgent: connection.httpsAgent,
-            connectionTimeout: connection.timeoutMs,
-            socketTimeout: connection.timeoutMs,
-          },
+          requestHandler: new BoundedHttpHandler(
+            {
+              httpAgent: connection.httpAgent,
+              httpsAgent: connection.httpsAgent,
+              connectionTimeout: connection.timeoutMs,
+              socketTimeout: connection.timeoutMs,
+            },
+            {
+              exchangeWithinMs: connection.exchangeWithinMs,
+              answerWithinMs: connection.timeoutMs,
+              answerMaxBytes,
+            },
+          ),
         }
       : {}),
   });
-  if (connection) {
-    limitResponses(client, { maxBytes: responseMaxBytes, withinMs: connection.timeoutMs });
-  }
-  return client;
 }
 
 // S3's answers to puts, parts, heads and deletes are a few hundred bytes of XML.
-const responseMaxBytes = 1024 * 1024;
+const answerMaxBytes = 1024 * 1024;

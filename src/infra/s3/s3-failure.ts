@@ -93,6 +93,9 @@ export function describeS3Failure(error: unknown): S3Failure {
   }
   const known = permanentCodes[code];
   if (known) return { code, reason: known + at, transient: false };
+  if (code === 'ERESPONSETOOSLOW') {
+    return { code, reason: `the endpoint's answer did not arrive in time${at}`, transient: true };
+  }
   if (transientCodes.has(code) || status >= 500 || status === 429 || status === 408) {
     return { code, reason: `S3 is unavailable or overloaded${at}`, transient: true };
   }

@@ -39,7 +39,12 @@ export async function startCredentialTestResponder(
   // SSRF-guarded, like uploads; a short timeout and one attempt per step, so that all three
   // steps are answered while the API still waits.
   const agents = createGuardedAgents({ allowPrivate: deps.allowPrivateEndpoints });
-  const connection: S3Connection = { ...agents, timeoutMs: 4_000, maxAttempts: 1 };
+  const connection: S3Connection = {
+    ...agents,
+    timeoutMs: 4_000,
+    exchangeWithinMs: 4_000,
+    maxAttempts: 1,
+  };
   const running = new Set<Promise<void>>();
   let draining = false;
   let stopped = false;
@@ -49,12 +54,7 @@ export async function startCredentialTestResponder(
       const target = await storedTarget(request.instance);
       if (!target) return { outcome: 'notEnabled' };
       const client = createS3Client(target.location, connection);
-      const steps = await probeBucket(
-        client,
-        target.bucket,
-        target.pathPrefix,
-        connection.timeoutMs,
-      );
+      const steps = await probeBucket(client, target.bucket, target.pathPrefix);
       return { outcome: 'tested', bucket: target.bucket, steps };
     } catch (error) {
       log.error({ err: error, instance: request.instance }, 'testing stored credentials failed');

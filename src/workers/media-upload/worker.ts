@@ -19,6 +19,10 @@ import { writeUploadStatuses, type UploadStatus } from './upload-status.ts';
 import { recentUploadOf, UploadHistoryRecorder } from './upload-history.ts';
 import { UploadTargets } from './upload-targets.ts';
 
+// One request to a customer's endpoint, an 8 MiB part included (at 30 KiB/s), ends within this:
+// an endpoint dripping its answer would otherwise hold an upload slot, shared by every tenant.
+const s3ExchangeWithinMs = 5 * 60_000;
+
 export interface MediaUploadWorkerDeps {
   settings: Settings;
   pool: Pool;
@@ -51,7 +55,11 @@ export async function startMediaUploadWorker(
   const log = deps.logger.child({ component: 'media-upload-worker' });
   const topics = uploadTopicsOf(settings);
   const agents = createGuardedAgents({ allowPrivate: settings.STOWAGE_ALLOW_PRIVATE_ENDPOINTS });
-  const connection = { ...agents, timeoutMs: settings.STOWAGE_UPLOAD_SOCKET_TIMEOUT_MS };
+  const connection = {
+    ...agents,
+    timeoutMs: settings.STOWAGE_UPLOAD_SOCKET_TIMEOUT_MS,
+    exchangeWithinMs: s3ExchangeWithinMs,
+  };
   const targets = new UploadTargets({
     pool,
     connect: deps.connect,

@@ -54,7 +54,7 @@ function newTargets(bounds: { maxClients?: number } = {}): UploadTargets {
     pool: countingPool,
     connect: database.connect,
     keys: side.keyring,
-    connection: { ...agents, timeoutMs: 1_000 },
+    connection: { ...agents, timeoutMs: 1_000, exchangeWithinMs: 60_000 },
     logger: pino({ level: 'silent' }),
     ...bounds,
   });

@@ -64,7 +64,7 @@ test('an S3 client on the guarded agents reports a refused endpoint as permanent
         accessKeyId: 'a',
         secretAccessKey: 'b',
       },
-      { ...agents, timeoutMs: 2_000 },
+      { ...agents, timeoutMs: 2_000, exchangeWithinMs: 10_000 },
     );
     const error = await s3.send(new HeadBucketCommand({ Bucket: 'media' })).catch((e) => e);
     const failure = describeS3Failure(error);

@@ -1,0 +1,89 @@
+import { Readable, Transform, pipeline } from 'node:stream';
+import { NodeHttpHandler, type NodeHttpHandlerOptions } from '@smithy/node-http-handler';
+
+/**
+ * How long one exchange with an S3 endpoint may take, and how much its answer may hold. What
+ * this service sends S3 (a put, a part, a head, a delete) is answered with a few hundred bytes of
+ * XML at most, yet the SDK reads any answer's whole body into memory and waits for it as long as
+ * bytes keep coming: an endpoint answering with gigabytes, or a byte every few seconds (never
+ * idle long enough for the socket's timeout), would take the process down or hold its request,
+ * and the worker's slot, for ever.
+ */
+export interface ExchangeLimits {
+  /** From sending the request to the answer's last byte. */
+  exchangeWithinMs: number;
+  /** From the answer's headers to its body's last byte. */
+  answerWithinMs: number;
+  answerMaxBytes: number;
+}
+
+export class S3AnswerTooLargeError extends Error {
+  readonly code = 'ERESPONSETOOLARGE';
+  constructor(maxBytes: number) {
+    super(`the endpoint's answer exceeded ${maxBytes} bytes`);
+    this.name = 'S3AnswerTooLargeError';
+  }
+}
+
+export class S3AnswerTooSlowError extends Error {
+  readonly code = 'ERESPONSETOOSLOW';
+  constructor(withinMs: number) {
+    super(`the endpoint's answer did not arrive within ${withinMs} ms`);
+    this.name = 'S3AnswerTooSlowError';
+  }
+}
+
+type HandleArguments = Parameters<NodeHttpHandler['handle']>;
+
+/** The SDK's Node handler, with every exchange held to the limits. */
+export class BoundedHttpHandler extends NodeHttpHandler {
+  constructor(
+    options: NodeHttpHandlerOptions,
+    private readonly limits: ExchangeLimits,
+  ) {
+    super(options);
+  }
+
+  override async handle(request: HandleArguments[0], options: HandleArguments[1] = {}) {
+    const { exchangeWithinMs, answerWithinMs, answerMaxBytes } = this.limits;
+    const deadline = AbortSignal.timeout(exchangeWithinMs);
+    // The caller's own signal (a shutdown) still aborts as before.
+    const given = options.abortSignal as AbortSignal | undefined;
+    const abortSignal = given ? AbortSignal.any([given, deadline]) : deadline;
+    try {
+      const { response } = await super.handle(request, { ...options, abortSignal });
+      if (response.body instanceof Readable) {
+        response.body = limited(response.body, answerMaxBytes, answerWithinMs, deadline);
+      }
+      return { response };
+    } catch (error) {
+      if (deadline.aborted && !given?.aborted) throw new S3AnswerTooSlowError(exchangeWithinMs);
+      throw error;
+    }
+  }
+}
+
+function limited(
+  body: Readable,
+  maxBytes: number,
+  withinMs: number,
+  deadline: AbortSignal,
+): Readable {
+  let bytes = 0;
+  const checked = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      bytes += chunk.length;
+      if (bytes > maxBytes) done(new S3AnswerTooLargeError(maxBytes));
+      else done(null, chunk);
+    },
+  });
+  const tooSlow = () => checked.destroy(new S3AnswerTooSlowError(withinMs));
+  const timer = setTimeout(tooSlow, withinMs);
+  deadline.addEventListener('abort', tooSlow, { once: true });
+  // Either failing destroys the connection's body too, so no more of it is read.
+  pipeline(body, checked, () => {
+    clearTimeout(timer);
+    deadline.removeEventListener('abort', tooSlow);
+  });
+  return checked;
+}

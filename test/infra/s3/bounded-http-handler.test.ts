@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, test } from 'node:test';
+import { HeadBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { createGuardedAgents } from '../../../src/infra/s3/guarded-agents.ts';
+import { createS3Client } from '../../../src/infra/s3/s3-client.ts';
+import { describeS3Failure } from '../../../src/infra/s3/s3-failure.ts';
+
+/**
+ * An endpoint is whatever the customer names. These answers are hostile: an error body of 64 MiB
+ * (the SDK would read all of it into memory, and more without a length), a body that comes a
+ * byte every 200 ms, and a status line that does (never idle long enough for the socket timeout).
+ */
+let answer: (request: IncomingMessage, response: ServerResponse) => void;
+let bytesSent = 0;
+const server = createServer((request, response) => {
+  request.resume();
+  request.on('end', () => answer(request, response));
+});
+const agents = createGuardedAgents({ allowPrivate: true });
+let endpoint: string;
+
+before(async () => {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+after(async () => {
+  agents.destroy();
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+const client = (timeoutMs = 5_000, exchangeWithinMs = 20_000) =>
+  createS3Client(
+    { region: 'us-east-1', endpoint, accessKeyId: 'AKIATEST', secretAccessKey: 'test-secret' },
+    { ...agents, timeoutMs, exchangeWithinMs, maxAttempts: 1 },
+  );
+const put = (timeoutMs?: number, exchangeWithinMs?: number) =>
+  client(timeoutMs, exchangeWithinMs).send(
+    new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: 'x' }),
+  );
+
+/** Writes `chunks` of 64 KiB while the client keeps reading; stops when it hangs up. */
+function sendLarge(response: ServerResponse, chunks: number) {
+  const chunk = Buffer.alloc(64 * 1024, 'A');
+  let left = chunks;
+  const more = () => {
+    while (left > 0 && !response.destroyed) {
+      left--;
+      bytesSent += chunk.length;
+      if (!response.write(chunk)) return void response.once('drain', more);
+    }
+    if (!response.destroyed) response.end('</Message></Error>');
+  };
+  more();
+}
+
+for (const [name, headers] of [
+  ['with its length', { 'content-length': String(1024 * 64 * 1024 + 40) }],
+  ['without a length', {}],
+] as const) {
+  test(
+    `an error answer of 64 MiB ${name} is cut off after 1 MiB, as a permanent failure`,
+    { timeout: 20_000 },
+    async () => {
+      bytesSent = 0;
+      answer = (_request, response) => {
+        response.writeHead(400, { 'content-type': 'application/xml', ...headers });
+        response.write('<Error><Code>X</Code><Message>');
+        sendLarge(response, 1024);
+      };
+      const error = await put().then(
+        () => assert.fail('expected a failure'),
+        (failure: unknown) => failure,
+      );
+      const failure = describeS3Failure(error);
+      assert.equal(failure.code, 'ERESPONSETOOLARGE');
+      assert.equal(failure.transient, false);
+      // The client hung up: the server got no further than its socket buffers allow.
+      assert.ok(bytesSent < 16 * 1024 * 1024, `${bytesSent} bytes were sent`);
+    },
+  );
+}
+
+test(
+  'an answer whose body trickles in is given up after the timeout, as a transient failure',
+  { timeout: 20_000 },
+  async () => {
+    answer = (_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/xml' });
+      const drip = setInterval(() => response.write(' '), 200);
+      response.on('close', () => clearInterval(drip));
+    };
+    const started = Date.now();
+    const error = await put(1_500).then(
+      () => assert.fail('expected a failure'),
+      (failure: unknown) => failure,
+    );
+    assert.ok(Date.now() - started < 10_000, `${Date.now() - started} ms`);
+    const failure = describeS3Failure(error);
+    assert.equal(failure.code, 'ERESPONSETOOSLOW');
+    assert.equal(failure.transient, true);
+  },
+);
+
+test(
+  'an answer whose status line trickles in is given up when the exchange is due',
+  { timeout: 20_000 },
+  async () => {
+    answer = (_request, response) => {
+      const socket = response.socket!;
+      const line = Buffer.from(`HTTP/1.1 200 OK\r\nx-padding: ${'a'.repeat(10_000)}`);
+      let sent = 0;
+      const drip = setInterval(() => socket.write(line.subarray(sent, ++sent)), 200);
+      socket.on('close', () => clearInterval(drip));
+    };
+    const started = Date.now();
+    const error = await put(1_000, 1_500).then(
+      () => assert.fail('expected a failure'),
+      (failure: unknown) => failure,
+    );
+    assert.ok(Date.now() - started < 10_000, `${Date.now() - started} ms`);
+    assert.equal(describeS3Failure(error).code, 'ERESPONSETOOSLOW');
+  },
+);
+
+test(
+  "a server's ordinary answers pass the limits: its error code, and a bodiless HEAD",
+  { timeout: 20_000 },
+  async () => {
+    answer = (request, response) => {
+      if (request.method === 'HEAD') return void response.writeHead(200).end();
+      response
+        .writeHead(403, { 'content-type': 'application/xml' })
+        .end('<Error><Code>AccessDenied</Code><Message>no</Message></Error>');
+    };
+    await client().send(new HeadBucketCommand({ Bucket: 'b' }));
+    const error = await put().then(
+      () => assert.fail('expected a failure'),
+      (failure: unknown) => failure,
+    );
+    assert.equal(describeS3Failure(error).code, 'AccessDenied');
+  },
+);
