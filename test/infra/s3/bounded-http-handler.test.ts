@@ -101,6 +101,7 @@ test(
     const failure = describeS3Failure(error);
     assert.equal(failure.code, 'ERESPONSETOOSLOW');
     assert.equal(failure.transient, true);
+    assert.equal(failure.reason, "the endpoint's answer did not arrive in time (ERESPONSETOOSLOW)");
   },
 );
 
