@@ -46,28 +46,46 @@ export class BoundedHttpHandler extends NodeHttpHandler {
 
   override async handle(request: HandleArguments[0], options: HandleArguments[1] = {}) {
     const { exchangeWithinMs, answerWithinMs, answerMaxBytes } = this.limits;
-    const deadline = AbortSignal.timeout(exchangeWithinMs);
+    // One timer per exchange, cleared when it ends: AbortSignal.timeout would keep every
+    // upload's for the full five minutes, hundreds of thousands of them on a busy worker.
+    const exchange = new AbortController();
+    const tooSlow = () => exchange.abort(new S3AnswerTooSlowError(exchangeWithinMs));
+    const timer = setTimeout(tooSlow, exchangeWithinMs);
     // The caller's own signal (a shutdown) still aborts as before.
     const given = options.abortSignal as AbortSignal | undefined;
-    const abortSignal = given ? AbortSignal.any([given, deadline]) : deadline;
+    const passOn = () => exchange.abort(given?.reason);
+    given?.addEventListener('abort', passOn, { once: true });
+    if (given?.aborted) passOn();
+    const ended = () => {
+      clearTimeout(timer);
+      given?.removeEventListener('abort', passOn);
+    };
     try {
-      const { response } = await super.handle(request, { ...options, abortSignal });
+      const { response } = await super.handle(request, {
+        ...options,
+        abortSignal: exchange.signal,
+      });
       if (response.body instanceof Readable) {
-        response.body = limited(response.body, answerMaxBytes, answerWithinMs, deadline);
+        const limits = { maxBytes: answerMaxBytes, withinMs: answerWithinMs };
+        response.body = limited(response.body, limits, exchange.signal, ended);
+      } else {
+        ended();
       }
       return { response };
     } catch (error) {
-      if (deadline.aborted && !given?.aborted) throw new S3AnswerTooSlowError(exchangeWithinMs);
-      throw error;
+      ended();
+      const reason: unknown = exchange.signal.reason;
+      throw reason instanceof S3AnswerTooSlowError ? reason : error;
     }
   }
 }
 
+/** The answer's body, cut off past its limits or when the exchange is aborted. */
 function limited(
   body: Readable,
-  maxBytes: number,
-  withinMs: number,
-  deadline: AbortSignal,
+  { maxBytes, withinMs }: { maxBytes: number; withinMs: number },
+  exchange: AbortSignal,
+  ended: () => void,
 ): Readable {
   let bytes = 0;
   const checked = new Transform({
@@ -77,13 +95,14 @@ function limited(
       else done(null, chunk);
     },
   });
-  const tooSlow = () => checked.destroy(new S3AnswerTooSlowError(withinMs));
-  const timer = setTimeout(tooSlow, withinMs);
-  deadline.addEventListener('abort', tooSlow, { once: true });
+  const aborted = () => checked.destroy(exchange.reason as Error);
+  const timer = setTimeout(() => checked.destroy(new S3AnswerTooSlowError(withinMs)), withinMs);
+  exchange.addEventListener('abort', aborted, { once: true });
   // Either failing destroys the connection's body too, so no more of it is read.
   pipeline(body, checked, () => {
     clearTimeout(timer);
-    deadline.removeEventListener('abort', tooSlow);
+    exchange.removeEventListener('abort', aborted);
+    ended();
   });
   return checked;
 }

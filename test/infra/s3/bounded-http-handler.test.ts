@@ -126,6 +126,17 @@ test(
   },
 );
 
+test('an exchange that ends leaves no timer behind', { timeout: 20_000 }, async () => {
+  answer = (_request, response) => void response.writeHead(200, { etag: '"e"' }).end();
+  const timers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
+  const s3 = client(5_000, 300_000);
+  await s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: 'x' }));
+  const before = timers();
+  for (let n = 0; n < 50; n++)
+    await s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: 'x' }));
+  assert.ok(timers() - before < 5, `${timers() - before} more timers after 50 exchanges`);
+});
+
 test(
   "a server's ordinary answers pass the limits: its error code, and a bodiless HEAD",
   { timeout: 20_000 },
