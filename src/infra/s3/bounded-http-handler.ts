@@ -12,8 +12,6 @@ import { NodeHttpHandler, type NodeHttpHandlerOptions } from '@smithy/node-http-
 export interface ExchangeLimits {
   /** From sending the request to the answer's last byte. */
   exchangeWithinMs: number;
-  /** From the answer's headers to its body's last byte. */
-  answerWithinMs: number;
   answerMaxBytes: number;
 }
 
@@ -45,7 +43,7 @@ export class BoundedHttpHandler extends NodeHttpHandler {
   }
 
   override async handle(request: HandleArguments[0], options: HandleArguments[1] = {}) {
-    const { exchangeWithinMs, answerWithinMs, answerMaxBytes } = this.limits;
+    const { exchangeWithinMs, answerMaxBytes } = this.limits;
     // One timer per exchange, cleared when it ends: AbortSignal.timeout would keep every
     // upload's for the full five minutes, hundreds of thousands of them on a busy worker.
     const exchange = new AbortController();
@@ -66,8 +64,7 @@ export class BoundedHttpHandler extends NodeHttpHandler {
         abortSignal: exchange.signal,
       });
       if (response.body instanceof Readable) {
-        const limits = { maxBytes: answerMaxBytes, withinMs: answerWithinMs };
-        response.body = limited(response.body, limits, exchange.signal, ended);
+        response.body = limited(response.body, answerMaxBytes, exchange.signal, ended);
       } else {
         ended();
       }
@@ -80,10 +77,10 @@ export class BoundedHttpHandler extends NodeHttpHandler {
   }
 }
 
-/** The answer's body, cut off past its limits or when the exchange is aborted. */
+/** The answer's body, cut off past `maxBytes` or when the exchange is aborted. */
 function limited(
   body: Readable,
-  { maxBytes, withinMs }: { maxBytes: number; withinMs: number },
+  maxBytes: number,
   exchange: AbortSignal,
   ended: () => void,
 ): Readable {
@@ -96,11 +93,9 @@ function limited(
     },
   });
   const aborted = () => checked.destroy(exchange.reason as Error);
-  const timer = setTimeout(() => checked.destroy(new S3AnswerTooSlowError(withinMs)), withinMs);
   exchange.addEventListener('abort', aborted, { once: true });
   // Either failing destroys the connection's body too, so no more of it is read.
   pipeline(body, checked, () => {
-    clearTimeout(timer);
     exchange.removeEventListener('abort', aborted);
     ended();
   });

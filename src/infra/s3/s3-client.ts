@@ -19,7 +19,7 @@ export interface S3Location {
 export interface S3Connection {
   httpAgent: http.Agent;
   httpsAgent: https.Agent;
-  /** For connecting, for a socket that stays silent, and for an answer's body to arrive. */
+  /** For connecting, and for a socket that stays silent. */
   timeoutMs: number;
   /** For a whole exchange, the request's body sent and the answer received. */
   exchangeWithinMs: number;
@@ -56,11 +56,7 @@ export function createS3Client(location: S3Location, connection?: S3Connection):
               connectionTimeout: connection.timeoutMs,
               socketTimeout: connection.timeoutMs,
             },
-            {
-              exchangeWithinMs: connection.exchangeWithinMs,
-              answerWithinMs: connection.timeoutMs,
-              answerMaxBytes,
-            },
+            { exchangeWithinMs: connection.exchangeWithinMs, answerMaxBytes },
           ),
         }
       : {}),

@@ -84,7 +84,7 @@ for (const [name, headers] of [
 }
 
 test(
-  'an answer whose body trickles in is given up after the timeout, as a transient failure',
+  'an answer whose body trickles in is given up when the exchange is due, as a transient failure',
   { timeout: 20_000 },
   async () => {
     answer = (_request, response) => {
@@ -93,7 +93,7 @@ test(
       response.on('close', () => clearInterval(drip));
     };
     const started = Date.now();
-    const error = await put(1_500).then(
+    const error = await put(5_000, 1_500).then(
       () => assert.fail('expected a failure'),
       (failure: unknown) => failure,
     );
