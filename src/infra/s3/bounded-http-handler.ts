@@ -44,8 +44,8 @@ export class BoundedHttpHandler extends NodeHttpHandler {
 
   override async handle(request: HandleArguments[0], options: HandleArguments[1] = {}) {
     const { exchangeWithinMs, answerMaxBytes } = this.limits;
-    // One timer per exchange, cleared when it ends: AbortSignal.timeout would keep every
-    // upload's for the full five minutes, hundreds of thousands of them on a busy worker.
+    // One timer per exchange, cleared when it ends: AbortSignal.timeout would keep each one
+    // for its full length, hundreds of thousands of them on a busy worker.
     const exchange = new AbortController();
     const tooSlow = () => exchange.abort(new S3AnswerTooSlowError(exchangeWithinMs));
     const timer = setTimeout(tooSlow, exchangeWithinMs);
