@@ -6,7 +6,13 @@ const censor = '[redacted]';
 
 // Secrets may sit in a request body, a header or an S3 client's settings, at any depth; redaction
 // is the last line of defence, the first is never passing them to a logger.
-const secretFields = new Set(['secretaccesskey', 'secretkey', 'token', 'authorization']);
+const secretFields = new Set([
+  'secretaccesskey',
+  'secretkey',
+  'token',
+  'authorization',
+  'password',
+]);
 
 // What the deep walk below does not see: a child logger's bindings, and what serializers make
 // of a request.
@@ -52,6 +58,11 @@ function redactValue(value: unknown, depth: number): unknown {
   const copy: Record<string, unknown> = {};
   for (const [key, field] of Object.entries(value)) {
     copy[key] = secretFields.has(key.toLowerCase()) ? censor : redactValue(field, depth + 1);
+  }
+  // A Redis client's error carries the failed command with its arguments: AUTH's and HELLO's
+  // are the password.
+  if (isPlainObject(copy.command) && 'args' in copy.command) {
+    copy.command = { ...copy.command, args: censor };
   }
   return copy;
 }

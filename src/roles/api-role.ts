@@ -55,7 +55,21 @@ export async function registerApiRole(
     // Without an offline queue a Redis outage fails fast (and the limiter lets requests
     // through) instead of holding every request until Redis returns.
     redis = new Redis(settings.REDIS_URL, { enableOfflineQueue: false, commandTimeout: 500 });
-    redis.on('error', (error) => logger.warn({ err: error }, 'redis unavailable'));
+    // The client retries every few hundred milliseconds while Redis is away: said once, not
+    // on each attempt.
+    let away = false;
+    redis.on('error', (error) => {
+      if (away) return;
+      away = true;
+      logger.warn(
+        { err: error },
+        'redis unavailable: requests pass the rate limit until it is back',
+      );
+    });
+    redis.on('ready', () => {
+      if (away) logger.info('redis available again');
+      away = false;
+    });
     const client = redis;
     onStop(async () => void client.disconnect());
   }
