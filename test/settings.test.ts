@@ -11,8 +11,13 @@ test('nothing configured gives the embedded defaults', () => {
   assert.equal(settings.STOWAGE_DATA_DIR, '.data');
 });
 
-test('empty variables count as unset', () => {
+test('empty and blank variables count as unset', () => {
   assert.equal(loadSettings({ KAFKA_BROKERS: '', PORT: '' }).PORT, 8080);
+  assert.equal(loadSettings({ PORT: ' ' }).PORT, 8080);
+  assert.equal(
+    loadSettings({ STOWAGE_CONSUMER_GROUP: '  ' }).STOWAGE_CONSUMER_GROUP,
+    'stowage-media-upload',
+  );
 });
 
 test('lists are split and checked', () => {
@@ -28,6 +33,19 @@ for (const [variable, value, expected] of [
   ['KAFKA_BROKERS', '::::', /^invalid setting KAFKA_BROKERS: expected host:port/],
   ['PORT', 'eighty', /^invalid setting PORT: /],
   ['PORT', '70000', /^invalid setting PORT: /],
+  ['PORT', '0x1F90', /^invalid setting PORT: expected a whole number in decimal digits/],
+  // Node fires a timer longer than 2^31 - 1 ms after 1 ms.
+  [
+    'STOWAGE_MEDIA_DOWNLOAD_TIMEOUT_MS',
+    '3000000000',
+    /^invalid setting STOWAGE_MEDIA_DOWNLOAD_TIMEOUT_MS: /,
+  ],
+  ['STOWAGE_SHUTDOWN_TIMEOUT_MS', '2147483648', /^invalid setting STOWAGE_SHUTDOWN_TIMEOUT_MS: /],
+  [
+    'STOWAGE_KAFKA_SESSION_TIMEOUT_MS',
+    '1000000000000',
+    /^invalid setting STOWAGE_KAFKA_SESSION_TIMEOUT_MS: /,
+  ],
   ['DATABASE_URL', 'mysql://x', /^invalid setting DATABASE_URL: expected a postgres:\/\/ URL$/],
   ['EVENTSTORE_URL', 'http://x', /^invalid setting EVENTSTORE_URL: expected an esdb:\/\/ URL/],
   ['STOWAGE_ROLES', 'api,cook', /^invalid setting STOWAGE_ROLES: /],
