@@ -2,7 +2,12 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { collectUnreferencedKeys } from '../commands/key-collector.ts';
 import { openEventStore } from '../infra/event-store/open-event-store.ts';
-import { heldMasterKeyIds, keypairToJson, loadMasterKey } from '../infra/master-keys.ts';
+import {
+  hasMasterKey,
+  heldMasterKeyIds,
+  keypairToJson,
+  loadMasterKey,
+} from '../infra/master-keys.ts';
 import { openDatabase, type Database } from '../infra/postgres/database.ts';
 import { countByMasterKey, rotateInstanceKeys } from '../infra/postgres/master-key-rotation.ts';
 import { postgresUnreferencedKeys } from '../infra/postgres/unreferenced-keys.ts';
@@ -81,17 +86,27 @@ async function withDatabase(
   }
 }
 
+/**
+ * Only reads. Without a master key configured (an operator's shell missing the variables) it
+ * says so, instead of making a development key and calling it current.
+ */
 async function status(database: Database, settings: Settings): Promise<number> {
-  const masterKey = await loadMasterKey(settings, logger());
-  const held = new Set(heldMasterKeyIds(masterKey));
+  const masterKey = hasMasterKey(settings) ? await loadMasterKey(settings, logger()) : undefined;
+  if (!masterKey) {
+    process.stderr.write(
+      'stowage keys status: no master key configured (STOWAGE_SEAL_PUBLIC_KEY or STOWAGE_SEAL_SECRET_KEY): none is current, none held\n',
+    );
+  }
+  const held = new Set(masterKey ? heldMasterKeyIds(masterKey) : []);
   const counts = await countByMasterKey(database.pool);
   const masterKeys = counts.map(({ masterKeyId, instanceKeys }) => ({
     masterKeyId,
     instanceKeys,
-    current: masterKeyId === masterKey.id,
+    current: masterKeyId === masterKey?.id,
     held: held.has(masterKeyId),
   }));
-  process.stdout.write(JSON.stringify({ currentMasterKeyId: masterKey.id, masterKeys }) + '\n');
+  const currentMasterKeyId = masterKey?.id ?? null;
+  process.stdout.write(JSON.stringify({ currentMasterKeyId, masterKeys }) + '\n');
   return 0;
 }
 

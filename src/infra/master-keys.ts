@@ -76,8 +76,22 @@ async function loadCurrentMasterKey(settings: Settings, log: Logger): Promise<Ma
   return loadDevelopmentKey(settings.STOWAGE_DATA_DIR, log);
 }
 
+/**
+ * Whether this process has a master key to speak of without making one: one configured, or the
+ * development key `npm start` made in this data directory.
+ */
+export function hasMasterKey(settings: Settings): boolean {
+  return Boolean(
+    settings.STOWAGE_SEAL_SECRET_KEY ||
+    settings.STOWAGE_SEAL_PUBLIC_KEY ||
+    existsSync(developmentKeyPath(settings.STOWAGE_DATA_DIR)),
+  );
+}
+
+const developmentKeyPath = (dataDir: string) => resolve(dataDir, 'development-sealing-key.json');
+
 async function loadDevelopmentKey(dataDir: string, log: Logger): Promise<MasterKey> {
-  const file = resolve(dataDir, 'development-sealing-key.json');
+  const file = developmentKeyPath(dataDir);
   if (!existsSync(file)) {
     const keypair = generateKeypair();
     await mkdir(resolve(dataDir), { recursive: true });

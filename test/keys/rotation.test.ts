@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -109,6 +110,18 @@ describe('stowage keys rotate', () => {
       notHeld: {},
     });
     assert.equal(keysOn(await status(rotatingEnv()), oldKey.id), 34);
+  });
+
+  test('status without a master key configured says none is current, and makes none', async () => {
+    const dataDir = join(workDir, 'no-keys-here');
+    const result = await cli(['status'], { STOWAGE_DATA_DIR: dataDir });
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(JSON.parse(result.stdout), {
+      currentMasterKeyId: null,
+      masterKeys: [{ masterKeyId: oldKey.id, instanceKeys: 34, current: false, held: false }],
+    });
+    assert.match(result.stderr, /no master key configured/);
+    assert.equal(existsSync(dataDir), false, 'a development key was written');
   });
 
   test('rotate refuses to start without the current master secret, changing nothing', async () => {

@@ -44,7 +44,7 @@ export function newMasterKey() {
 export type TestMasterKey = ReturnType<typeof newMasterKey>;
 
 export interface KeysStatus {
-  currentMasterKeyId: string;
+  currentMasterKeyId: string | null;
   masterKeys: { masterKeyId: string; instanceKeys: number; current: boolean; held: boolean }[];
 }
 
