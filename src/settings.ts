@@ -21,7 +21,16 @@ const topicName = z
 
 const postgresUrl = z
   .string()
-  .refine((value) => /^postgres(ql)?:\/\//.test(value), 'expected a postgres:// URL');
+  .refine((value) => /^postgres(ql)?:\/\//.test(value), 'expected a postgres:// URL')
+  .refine((value) => {
+    // A Unix socket is named by ?host=/path, which URL does not parse with credentials.
+    if (/[?&]host=/.test(value)) return true;
+    try {
+      return new URL(value).hostname !== '';
+    } catch {
+      return false;
+    }
+  }, 'expected a postgres:// URL with a host and a valid port');
 
 const sealingKey = z
   .string()

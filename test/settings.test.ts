@@ -11,6 +11,11 @@ test('nothing configured gives the embedded defaults', () => {
   assert.equal(settings.STOWAGE_DATA_DIR, '.data');
 });
 
+test('a PostgreSQL URL may name a Unix socket instead of a host', () => {
+  const url = 'postgres://postgres@/stowage?host=/var/run/postgresql';
+  assert.equal(loadSettings({ DATABASE_URL: url }).DATABASE_URL, url);
+});
+
 test('empty and blank variables count as unset', () => {
   assert.equal(loadSettings({ KAFKA_BROKERS: '', PORT: '' }).PORT, 8080);
   assert.equal(loadSettings({ PORT: ' ' }).PORT, 8080);
@@ -47,6 +52,16 @@ for (const [variable, value, expected] of [
     /^invalid setting STOWAGE_KAFKA_SESSION_TIMEOUT_MS: /,
   ],
   ['DATABASE_URL', 'mysql://x', /^invalid setting DATABASE_URL: expected a postgres:\/\/ URL$/],
+  [
+    'DATABASE_URL',
+    'postgres://',
+    /^invalid setting DATABASE_URL: expected a postgres:\/\/ URL with a host/,
+  ],
+  [
+    'DATABASE_URL',
+    'postgres://postgres:s3cr3t@127.0.0.1:99999/db',
+    /^invalid setting DATABASE_URL: expected a postgres:\/\/ URL with a host and a valid port$/,
+  ],
   ['EVENTSTORE_URL', 'http://x', /^invalid setting EVENTSTORE_URL: expected an esdb:\/\/ URL/],
   ['STOWAGE_ROLES', 'api,cook', /^invalid setting STOWAGE_ROLES: /],
   [
