@@ -7,15 +7,33 @@ import { replaySubcommand, replayUsage } from './replay-subcommand.ts';
 import { topicsSubcommand, topicsUsage } from './topics-subcommand.ts';
 import { initSealing } from '../infra/sealing.ts';
 
-const usage = `usage: stowage <command>
-
-  serve [--roles api,projector,worker]   run the service (default: api and projector, plus the
+const serveUsage = `  serve [--roles api,projector,worker]   run the service (default: api and projector, plus the
                                           worker when KAFKA_BROKERS is set)
-${keysUsage}${replayUsage}${topicsUsage}${adminUsage}`;
+`;
+const subcommandUsages: Record<string, string> = {
+  serve: serveUsage,
+  keys: keysUsage,
+  replay: replayUsage,
+  topics: topicsUsage,
+  admin: adminUsage,
+};
+const usage = `usage: stowage <command>\n\n${Object.values(subcommandUsages).join('')}`;
+
+// What node:util's parseArgs throws for a command line it does not accept.
+const usageErrorCodes = new Set([
+  'ERR_PARSE_ARGS_UNKNOWN_OPTION',
+  'ERR_PARSE_ARGS_INVALID_OPTION_VALUE',
+  'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL',
+]);
 
 /** Runs one command line (a subcommand and its arguments); resolves to the process exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [subcommand, ...rest] = argv;
+  const subcommandUsage = subcommand === undefined ? undefined : subcommandUsages[subcommand];
+  if (subcommandUsage && rest.some((arg) => arg === '--help' || arg === '-h')) {
+    process.stdout.write(`usage: stowage ${subcommand} …\n\n${subcommandUsage}`);
+    return 0;
+  }
   try {
     await initSealing();
     switch (subcommand) {
@@ -29,16 +47,24 @@ export async function main(argv: string[]): Promise<number> {
         return await replaySubcommand(rest);
       case 'topics':
         return await topicsSubcommand(rest);
-      case undefined:
       case 'help':
       case '--help':
+      case '-h':
         process.stdout.write(usage);
-        return subcommand === undefined ? 2 : 0;
+        return 0;
+      case undefined:
+        process.stderr.write(usage);
+        return 2;
       default:
         process.stderr.write(`stowage: unknown command ${JSON.stringify(subcommand)}\n${usage}`);
         return 2;
     }
   } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === 'string' && usageErrorCodes.has(code)) {
+      process.stderr.write(`stowage: ${(error as Error).message}\n${subcommandUsage ?? usage}`);
+      return 2;
+    }
     // Start-up problems are reported as one line; a stack trace helps nobody who set a variable.
     const message = error instanceof Error ? error.message : String(error);
     process.stderr.write(`stowage: ${message}\n`);

@@ -40,3 +40,40 @@ test('an unknown command prints the usage and fails', async () => {
   assert.match(result.stderr, /unknown command "frobnicate"/);
   assert.match(result.stderr, /usage: stowage/);
 });
+
+const runCli = (args: string[]) =>
+  run(process.execPath, [stowage, ...args]).then(
+    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+    (error: { code: number; stdout: string; stderr: string }) => error,
+  );
+
+test('every command answers --help with its usage on stdout, and exit 0', async () => {
+  for (const command of ['serve', 'keys', 'replay', 'topics', 'admin']) {
+    const result = await runCli([command, '--help']);
+    assert.equal(result.code, 0, `${command}: ${result.stderr}`);
+    assert.match(result.stdout, new RegExp(`^usage: stowage ${command} `));
+    assert.match(result.stdout, new RegExp(`\\n  ${command} `));
+    assert.equal(result.stderr, '');
+  }
+});
+
+test('an option or argument a command does not take is a usage error: exit 2, with the usage', async () => {
+  for (const [args, problem] of [
+    [['keys', 'rotate', '--bogus'], /Unknown option '--bogus'/],
+    [['serve', 'extra'], /Unexpected argument 'extra'/],
+    [['serve', '--roles'], /argument missing/],
+    [['replay', '--verfy'], /Unknown option '--verfy'/],
+  ] as const) {
+    const result = await runCli([...args]);
+    assert.equal(result.code, 2, args.join(' '));
+    assert.match(result.stderr, problem);
+    assert.match(result.stderr, /\n {2}\w+ /, 'the usage follows');
+  }
+});
+
+test('no command at all is a usage error on stderr', async () => {
+  const result = await runCli([]);
+  assert.equal(result.code, 2);
+  assert.equal(result.stdout, '');
+  assert.match(result.stderr, /^usage: stowage <command>/);
+});
