@@ -11,6 +11,17 @@ test('nothing configured gives the embedded defaults', () => {
   assert.equal(settings.STOWAGE_DATA_DIR, '.data');
 });
 
+test('the upload topics must be three different topics', () => {
+  assert.throws(
+    () =>
+      loadSettings({
+        STOWAGE_TOPIC_UPLOAD_REQUESTED: 'uploads',
+        STOWAGE_TOPIC_UPLOAD_FAILED: 'uploads',
+      }),
+    /^SettingsError: invalid setting STOWAGE_TOPIC_UPLOAD_FAILED: the requested, completed and failed topics must be three different topics/,
+  );
+});
+
 test('a PostgreSQL URL may name a Unix socket instead of a host', () => {
   const url = 'postgres://postgres@/stowage?host=/var/run/postgresql';
   assert.equal(loadSettings({ DATABASE_URL: url }).DATABASE_URL, url);
