@@ -3,14 +3,16 @@ import { connectionStringProblem } from './infra/event-store/eventstoredb-connec
 import { StowageError } from './shared/errors.ts';
 
 const booleanFlag = z.enum(['true', 'false']).transform((value) => value === 'true');
-// Decimal digits only: Number() would also take ' ', '0x1F90' and '1e3'.
-const wholeNumber = z
-  .string()
-  .regex(/^\d{1,16}$/, 'expected a whole number in decimal digits')
-  .transform(Number);
+// Decimal digits only (Number() would also take ' ', '0x1F90' and '1e3'), and few enough of
+// them to stay exact.
+const wholeNumber = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .regex(/^\d{1,15}$/, 'expected a whole number in decimal digits')
+    .transform(Number)
+    .pipe(z.number().min(min).max(max));
 // What a Node timer can wait: a longer one fires after 1 ms instead.
-const timerMs = (min: number, max = 2_147_483_647) =>
-  wholeNumber.pipe(z.number().int().min(min).max(max));
+const timerMs = (min: number, max = 2_147_483_647) => wholeNumber(min, max);
 
 const hostPort = /^[A-Za-z0-9.-]+:\d{1,5}$/;
 
@@ -44,15 +46,15 @@ export type Role = (typeof roleNames)[number];
 
 const settingsSchema = z
   .object({
-    PORT: wholeNumber.pipe(z.number().int().min(0).max(65535)).default(8080),
+    PORT: wholeNumber(0, 65535).default(8080),
     HOST: z.string().min(1).default('0.0.0.0'),
     LOG_LEVEL: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default('info'),
     STOWAGE_DATA_DIR: z.string().min(1).default('.data'),
-    STOWAGE_EMBEDDED_PG_PORT: wholeNumber.pipe(z.number().int().min(1).max(65535)).default(54329),
+    STOWAGE_EMBEDDED_PG_PORT: wholeNumber(1, 65535).default(54329),
     DATABASE_URL: postgresUrl.optional(),
-    DATABASE_POOL_SIZE: wholeNumber.pipe(z.number().int().min(1).max(500)).default(20),
+    DATABASE_POOL_SIZE: wholeNumber(1, 500).default(20),
     // Exactly what the EventStoreDB client accepts (kurrentdb:// translated to esdb://).
     EVENTSTORE_URL: z
       .string()
@@ -89,39 +91,29 @@ const settingsSchema = z
       .pipe(z.array(z.enum(roleNames)).min(1))
       .optional(),
     STOWAGE_ALLOW_PRIVATE_ENDPOINTS: booleanFlag.default(false),
-    STOWAGE_RATE_LIMIT_PER_MINUTE: wholeNumber.pipe(z.number().int().min(1)).default(100),
+    STOWAGE_RATE_LIMIT_PER_MINUTE: wholeNumber(1).default(100),
     STOWAGE_TOPIC_UPLOAD_REQUESTED: topicName.default('media.upload.requested'),
     STOWAGE_TOPIC_UPLOAD_COMPLETED: topicName.default('media.upload.completed'),
     STOWAGE_TOPIC_UPLOAD_FAILED: topicName.default('media.upload.failed'),
     // How the worker (and `stowage topics ensure`) creates missing topics; existing topics keep
     // theirs, with a warning when their max.message.bytes or retention differs.
-    STOWAGE_TOPIC_PARTITIONS: wholeNumber.pipe(z.number().int().min(1).max(10_000)).default(6),
+    STOWAGE_TOPIC_PARTITIONS: wholeNumber(1, 10_000).default(6),
     // 1 suits a single broker; production clusters set 3.
-    STOWAGE_TOPIC_REPLICATION_FACTOR: wholeNumber.pipe(z.number().int().min(1).max(32)).default(1),
+    STOWAGE_TOPIC_REPLICATION_FACTOR: wholeNumber(1, 32).default(1),
     // How long an invalid request stays readable: its failed outcome names its offset.
-    STOWAGE_TOPIC_RETENTION_MS: wholeNumber.pipe(z.number().int().min(60_000)).default(604_800_000),
+    STOWAGE_TOPIC_RETENTION_MS: wholeNumber(60_000).default(604_800_000),
     // The largest request the worker accepts (larger ones end as `message-too-large`), and the
     // limit of the outcome topics, whose messages are bounded far below it.
-    STOWAGE_TOPIC_MAX_MESSAGE_BYTES: wholeNumber
-      .pipe(
-        z
-          .number()
-          .int()
-          .min(64 * 1024)
-          .max(64 * 1024 * 1024),
-      )
-      .default(1024 * 1024),
+    STOWAGE_TOPIC_MAX_MESSAGE_BYTES: wholeNumber(64 * 1024, 64 * 1024 * 1024).default(1024 * 1024),
     STOWAGE_CONSUMER_GROUP: z.string().min(1).max(249).default('stowage-media-upload'),
     // How soon a worker that died is noticed and its partitions go to the others.
     // Brokers refuse more than their group.max.session.timeout.ms, 30 min by default.
     STOWAGE_KAFKA_SESSION_TIMEOUT_MS: timerMs(6_000, 1_800_000).default(30_000),
     // Messages worked on at once by one worker process (one instance's always one after the other);
     // each streamed upload holds an 8 MiB part buffer, kept for the next one.
-    STOWAGE_UPLOAD_CONCURRENCY: wholeNumber.pipe(z.number().int().min(1).max(256)).default(8),
+    STOWAGE_UPLOAD_CONCURRENCY: wholeNumber(1, 256).default(8),
     // SigV4 presigned URLs cannot live longer than 7 days.
-    STOWAGE_PRESIGN_TTL_SECONDS: wholeNumber
-      .pipe(z.number().int().min(1).max(604_800))
-      .default(604_800),
+    STOWAGE_PRESIGN_TTL_SECONDS: wholeNumber(1, 604_800).default(604_800),
     // How long one message keeps being retried after its first transient failure.
     STOWAGE_UPLOAD_RETRY_MAX_MS: timerMs(0).default(300_000),
     // The longest single wait between two attempts.
@@ -131,7 +123,7 @@ const settingsSchema = z
     // A media URL must be read completely within this (10 min: 2 GiB needs ~3.6 MB/s), and hold at
     // most this many bytes (2 GiB: WhatsApp's own largest file); beyond either it fails for good.
     STOWAGE_MEDIA_DOWNLOAD_TIMEOUT_MS: timerMs(1).default(600_000),
-    STOWAGE_MEDIA_MAX_BYTES: wholeNumber.pipe(z.number().int().min(1)).default(2 * 1024 ** 3),
+    STOWAGE_MEDIA_MAX_BYTES: wholeNumber(1).default(2 * 1024 ** 3),
     STOWAGE_SHUTDOWN_TIMEOUT_MS: timerMs(1).default(10_000),
   })
   // A failed outcome published to the requests' topic would be consumed again as a request,
