@@ -68,9 +68,13 @@ const transientCodes = new Set([
   'ServiceUnavailable',
   'InternalError',
   'OperationAborted',
-  // An answer trickling in: slow or hostile, it may be faster next time.
-  'ERESPONSETOOSLOW',
 ]);
+
+// Transient failures that say more than "unavailable or overloaded".
+const transientReasons: Record<string, string> = {
+  // An answer trickling in: slow or hostile, it may be faster next time.
+  ERESPONSETOOSLOW: "the endpoint's answer did not arrive in time",
+};
 
 /** Every code the failures above are known by; a server may answer any other. */
 export const knownS3FailureCodes: ReadonlySet<string> = new Set([
@@ -78,6 +82,7 @@ export const knownS3FailureCodes: ReadonlySet<string> = new Set([
   ...Object.keys(permanentCodes),
   ...Object.values(bodilessStatuses),
   ...transientCodes,
+  ...Object.keys(transientReasons),
 ]);
 
 export function describeS3Failure(error: unknown): S3Failure {
@@ -93,9 +98,8 @@ export function describeS3Failure(error: unknown): S3Failure {
   }
   const known = permanentCodes[code];
   if (known) return { code, reason: known + at, transient: false };
-  if (code === 'ERESPONSETOOSLOW') {
-    return { code, reason: `the endpoint's answer did not arrive in time${at}`, transient: true };
-  }
+  const transientReason = transientReasons[code];
+  if (transientReason) return { code, reason: transientReason + at, transient: true };
   if (transientCodes.has(code) || status >= 500 || status === 429 || status === 408) {
     return { code, reason: `S3 is unavailable or overloaded${at}`, transient: true };
   }
