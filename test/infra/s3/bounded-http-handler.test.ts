@@ -36,10 +36,17 @@ const client = (timeoutMs = 5_000, exchangeWithinMs = 20_000) =>
     { region: 'us-east-1', endpoint, accessKeyId: 'AKIATEST', secretAccessKey: 'test-secret' },
     { ...agents, timeoutMs, exchangeWithinMs, maxAttempts: 1 },
   );
-const put = (timeoutMs?: number, exchangeWithinMs?: number) =>
-  client(timeoutMs, exchangeWithinMs).send(
-    new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: 'x' }),
-  );
+/** A PUT that must fail: how S3 failures are described, and after how long. */
+async function failedPut(timeoutMs?: number, exchangeWithinMs?: number) {
+  const started = Date.now();
+  const error = await client(timeoutMs, exchangeWithinMs)
+    .send(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: 'x' }))
+    .then(
+      () => assert.fail('expected a failure'),
+      (failure: unknown) => failure,
+    );
+  return { failure: describeS3Failure(error), afterMs: Date.now() - started };
+}
 
 /** Writes `chunks` of 64 KiB while the client keeps reading; stops when it hangs up. */
 function sendLarge(response: ServerResponse, chunks: number) {
@@ -70,11 +77,7 @@ for (const [name, headers] of [
         response.write('<Error><Code>X</Code><Message>');
         sendLarge(response, 1024);
       };
-      const error = await put().then(
-        () => assert.fail('expected a failure'),
-        (failure: unknown) => failure,
-      );
-      const failure = describeS3Failure(error);
+      const { failure } = await failedPut();
       assert.equal(failure.code, 'ERESPONSETOOLARGE');
       assert.equal(failure.transient, false);
       // The client hung up: the server got no further than its socket buffers allow.
@@ -92,13 +95,8 @@ test(
       const drip = setInterval(() => response.write(' '), 200);
       response.on('close', () => clearInterval(drip));
     };
-    const started = Date.now();
-    const error = await put(5_000, 1_500).then(
-      () => assert.fail('expected a failure'),
-      (failure: unknown) => failure,
-    );
-    assert.ok(Date.now() - started < 10_000, `${Date.now() - started} ms`);
-    const failure = describeS3Failure(error);
+    const { failure, afterMs } = await failedPut(5_000, 1_500);
+    assert.ok(afterMs < 10_000, `${afterMs} ms`);
     assert.equal(failure.code, 'ERESPONSETOOSLOW');
     assert.equal(failure.transient, true);
     assert.equal(failure.reason, "the endpoint's answer did not arrive in time (ERESPONSETOOSLOW)");
@@ -116,13 +114,9 @@ test(
       const drip = setInterval(() => socket.write(line.subarray(sent, ++sent)), 200);
       socket.on('close', () => clearInterval(drip));
     };
-    const started = Date.now();
-    const error = await put(1_000, 1_500).then(
-      () => assert.fail('expected a failure'),
-      (failure: unknown) => failure,
-    );
-    assert.ok(Date.now() - started < 10_000, `${Date.now() - started} ms`);
-    assert.equal(describeS3Failure(error).code, 'ERESPONSETOOSLOW');
+    const { failure, afterMs } = await failedPut(1_000, 1_500);
+    assert.ok(afterMs < 10_000, `${afterMs} ms`);
+    assert.equal(failure.code, 'ERESPONSETOOSLOW');
   },
 );
 
@@ -148,10 +142,6 @@ test(
         .end('<Error><Code>AccessDenied</Code><Message>no</Message></Error>');
     };
     await client().send(new HeadBucketCommand({ Bucket: 'b' }));
-    const error = await put().then(
-      () => assert.fail('expected a failure'),
-      (failure: unknown) => failure,
-    );
-    assert.equal(describeS3Failure(error).code, 'AccessDenied');
+    assert.equal((await failedPut()).failure.code, 'AccessDenied');
   },
 );
