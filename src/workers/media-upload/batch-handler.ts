@@ -72,11 +72,12 @@ export function batchHandler(deps: BatchHandlerDeps) {
       if (through !== undefined) payload.resolveOffset(through);
     };
 
-    const handle = async (message: KafkaMessage): Promise<boolean> => {
+    /** The attempt, in one of the upload slots: the result to publish, or undefined to stop. */
+    const attemptInSlot = async (message: KafkaMessage) => {
       const release = await slots.acquire();
       try {
         if (halted || deps.signal.aborted || !payload.isRunning() || payload.isStale()) {
-          return false;
+          return undefined;
         }
         const historyKey = `${partitionKey}:${message.offset}`;
         const history = histories.get(historyKey);
@@ -89,7 +90,7 @@ export function batchHandler(deps: BatchHandlerDeps) {
         );
         if (result.kind === 'abandoned') {
           halted = true;
-          return false;
+          return undefined;
         }
         if (result.kind === 'transient') {
           const failures = {
@@ -108,26 +109,35 @@ export function batchHandler(deps: BatchHandlerDeps) {
               halted = true;
               deps.resumeLater(payload.pause(), step.retryInMs);
             }
-            return false;
+            return undefined;
           }
         }
-        const sent = await publishWithFallback(result.outcome, {
-          publish: (outcome) => deps.publish(outcome, message.key),
-          // A producer refusing because the worker is stopping is no verdict on the outcome.
-          isPermanent: (error) => !deps.signal.aborted && isPermanentPublishFailure(error),
-          where: { topic, partition, offset: message.offset },
-          logger: deps.logger,
-        });
-        histories.delete(historyKey);
-        finish(message.offset);
-        const outcome = sent ?? result.outcome;
-        if (sent) deps.published(sent);
-        const lag = Number(batch.highWatermark) - Number(message.offset) - 1;
-        report(deps, outcome, (now() - started) / 1000, { topic, partition, lag });
-        return true;
+        return { outcome: result.outcome, historyKey, started };
       } finally {
         release();
       }
+    };
+
+    // The outcome is published outside the slot: the next upload need not wait for the broker's
+    // acknowledgement, and outcomes finishing meanwhile share the next produce request.
+    const handle = async (message: KafkaMessage): Promise<boolean> => {
+      const attempted = await attemptInSlot(message);
+      if (!attempted) return false;
+      const { historyKey, started } = attempted;
+      const sent = await publishWithFallback(attempted.outcome, {
+        publish: (outcome) => deps.publish(outcome, message.key),
+        // A producer refusing because the worker is stopping is no verdict on the outcome.
+        isPermanent: (error) => !deps.signal.aborted && isPermanentPublishFailure(error),
+        where: { topic, partition, offset: message.offset },
+        logger: deps.logger,
+      });
+      histories.delete(historyKey);
+      finish(message.offset);
+      const outcome = sent ?? attempted.outcome;
+      if (sent) deps.published(sent);
+      const lag = Number(batch.highWatermark) - Number(message.offset) - 1;
+      report(deps, outcome, (now() - started) / 1000, { topic, partition, lag });
+      return true;
     };
 
     const configsFrom = deps.readConfigs?.(batch.messages) ?? 0;

@@ -112,6 +112,34 @@ test("one instance's messages run one after the other; different instances' at o
   assert.equal(batch.resolved.at(-1), '3');
 });
 
+test('an upload slot is free again once its upload is done, before the broker acknowledges the outcome', async () => {
+  const processed: string[] = [];
+  let acknowledgeFirst = () => {};
+  const handler = batchHandler(
+    deps({
+      concurrency: 1,
+      process: async (inbound) => {
+        processed.push(inbound.offset);
+        return { kind: 'finished', outcome: outcomeOf(inbound.offset) };
+      },
+      publish: (outcome) =>
+        outcome.body.id === '0'
+          ? new Promise<void>((resolve) => (acknowledgeFirst = resolve))
+          : Promise.resolve(),
+    }),
+  );
+  const batch = fakePayload([message(0, 'a'), message(1, 'b'), message(2, 'a')]);
+  const handled = handler(batch.payload);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const beforeAcknowledgement = { processed: [...processed], resolved: [...batch.resolved] };
+  acknowledgeFirst();
+  await handled;
+  // b used the only slot while a's outcome waited; a's next message waited for that outcome.
+  assert.deepEqual(beforeAcknowledgement, { processed: ['0', '1'], resolved: [] });
+  assert.deepEqual(processed, ['0', '1', '2']);
+  assert.equal(batch.resolved.at(-1), '2');
+});
+
 test("each batch's configurations are read before any of its messages is processed, and used by all", async () => {
   const events: string[] = [];
   let reads = 0;
