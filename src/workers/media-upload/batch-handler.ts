@@ -53,6 +53,10 @@ export function batchHandler(deps: BatchHandlerDeps) {
   const now = deps.now ?? Date.now;
   const random = deps.random ?? Math.random;
   const slots = new Slots(deps.concurrency);
+  // Outcomes uploaded but not yet on the broker: bounded, so that while the broker is away the
+  // uploads do not run through whole batches whose offsets cannot be committed (they would all be
+  // uploaded again on redelivery).
+  const unacknowledged = new Slots(deps.concurrency * outcomesAheadPerSlot);
   // Failures so far of the messages waiting for a retry, by topic:partition:offset.
   const histories = new Map<string, FailureHistory>();
   // Per partition: offsets whose outcome is out while an earlier message waits for its retry.
@@ -112,7 +116,8 @@ export function batchHandler(deps: BatchHandlerDeps) {
             return undefined;
           }
         }
-        return { outcome: result.outcome, historyKey, started };
+        const acknowledged = await unacknowledged.acquire();
+        return { outcome: result.outcome, historyKey, started, acknowledged };
       } finally {
         release();
       }
@@ -130,7 +135,7 @@ export function batchHandler(deps: BatchHandlerDeps) {
         isPermanent: (error) => !deps.signal.aborted && isPermanentPublishFailure(error),
         where: { topic, partition, offset: message.offset },
         logger: deps.logger,
-      });
+      }).finally(attempted.acknowledged);
       histories.delete(historyKey);
       finish(message.offset);
       const outcome = sent ?? attempted.outcome;
@@ -170,6 +175,9 @@ export function batchHandler(deps: BatchHandlerDeps) {
     }
   };
 }
+
+// Per upload slot, outcomes that may wait for the broker: enough to fill a produce request.
+const outcomesAheadPerSlot = 4;
 
 function report(
   deps: BatchHandlerDeps,

@@ -140,6 +140,33 @@ test('an upload slot is free again once its upload is done, before the broker ac
   assert.equal(batch.resolved.at(-1), '2');
 });
 
+test('while the broker does not acknowledge, at most four outcomes per slot wait for it', async () => {
+  let processed = 0;
+  const acknowledgements: (() => void)[] = [];
+  const handler = batchHandler(
+    deps({
+      concurrency: 2,
+      process: async (inbound) => {
+        processed++;
+        return { kind: 'finished', outcome: outcomeOf(inbound.offset) };
+      },
+      publish: () => new Promise<void>((resolve) => acknowledgements.push(resolve)),
+    }),
+  );
+  const batch = fakePayload(Array.from({ length: 20 }, (_, n) => message(n, `instance-${n}`)));
+  const handled = handler(batch.payload);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  // Eight outcomes wait; two more uploads are done and hold their slots until one is taken.
+  const processedUnacknowledged = processed;
+  while (processed < 20 || acknowledgements.length > 0) {
+    acknowledgements.shift()?.();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  await handled;
+  assert.equal(processedUnacknowledged, 10);
+  assert.equal(batch.resolved.at(-1), '19');
+});
+
 test("each batch's configurations are read before any of its messages is processed, and used by all", async () => {
   const events: string[] = [];
   let reads = 0;
