@@ -13,6 +13,8 @@ export interface ExchangeLimits {
   /** From sending the request to the answer's last byte. */
   exchangeWithinMs: number;
   answerMaxBytes: number;
+  /** Aborting it abandons the exchanges in flight (a worker's shutdown). */
+  abandonOn?: AbortSignal | undefined;
 }
 
 export class S3AnswerTooLargeError extends Error {
@@ -49,14 +51,18 @@ export class BoundedHttpHandler extends NodeHttpHandler {
     const exchange = new AbortController();
     const tooSlow = () => exchange.abort(new S3AnswerTooSlowError(exchangeWithinMs));
     const timer = setTimeout(tooSlow, exchangeWithinMs);
-    // The caller's own signal (a shutdown) still aborts as before.
+    // The caller's own signal aborts as before. The connection's abandons the exchanges in
+    // flight when it fires: one that starts later (aborting a multipart upload after a stop) runs.
     const given = options.abortSignal as AbortSignal | undefined;
-    const passOn = () => exchange.abort(given?.reason);
+    const { abandonOn } = this.limits;
+    const passOn = (event: Event) => exchange.abort((event.target as AbortSignal).reason);
+    if (given?.aborted) exchange.abort(given.reason);
     given?.addEventListener('abort', passOn, { once: true });
-    if (given?.aborted) passOn();
+    abandonOn?.addEventListener('abort', passOn, { once: true });
     const ended = () => {
       clearTimeout(timer);
       given?.removeEventListener('abort', passOn);
+      abandonOn?.removeEventListener('abort', passOn);
     };
     try {
       const { response } = await super.handle(request, {

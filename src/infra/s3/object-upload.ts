@@ -18,9 +18,10 @@ export interface ObjectUpload {
  * Bytes in memory go in one PUT; a stream in one PUT when it fits a part, a multipart upload
  * otherwise (see uploadStream).
  *
- * Aborting `signal` abandons the upload: reading stops, the part in flight finishes, then the
- * multipart upload is aborted on the server and this rejects. Aborting while a part is still
- * arriving leaves that part stored, and paid for, under the aborted id.
+ * Aborting `signal` abandons the upload: nothing more is read or sent, a multipart upload is
+ * aborted on the server, and this rejects. The request in flight (a PUT, a part) ends with the
+ * client's connection (S3Connection.abandonOn), which the worker aborts with the same stop; a part
+ * cut off while arriving may stay stored, and paid for, under the aborted id.
  */
 export async function uploadObject(input: ObjectUpload): Promise<string> {
   const { client, body, signal } = input;
@@ -33,7 +34,14 @@ export async function uploadObject(input: ObjectUpload): Promise<string> {
   signal.throwIfAborted();
   if (Buffer.isBuffer(body)) {
     const put = new PutObjectCommand({ ...object, Body: body });
-    return unquoted((await client.send(put, { abortSignal: signal })).ETag);
+    try {
+      // Sent without options, so that the client's cached middleware stack is used: a PUT in
+      // flight is abandoned by the client's connection (S3Connection.abandonOn), not by `signal`.
+      return unquoted((await client.send(put)).ETag);
+    } finally {
+      // The client's cached stack keeps the first command it ran: not the media with it.
+      delete put.input.Body;
+    }
   }
   const abandon = () => body.destroy(signal.reason as Error);
   signal.addEventListener('abort', abandon, { once: true });

@@ -57,10 +57,12 @@ export async function startMediaUploadWorker(
   const log = deps.logger.child({ component: 'media-upload-worker' });
   const topics = uploadTopicsOf(settings);
   const agents = createGuardedAgents({ allowPrivate: settings.STOWAGE_ALLOW_PRIVATE_ENDPOINTS });
+  const stopping = new AbortController();
   const connection = {
     ...agents,
     timeoutMs: settings.STOWAGE_UPLOAD_SOCKET_TIMEOUT_MS,
     exchangeWithinMs: s3ExchangeWithinMs,
+    abandonOn: stopping.signal,
   };
   const targets = new UploadTargets({
     pool,
@@ -96,7 +98,6 @@ export async function startMediaUploadWorker(
   );
   const recorder = new StatusRecorder((statuses) => writeUploadStatuses(pool, statuses), log);
   const history = new UploadHistoryRecorder(pool, log);
-  const stopping = new AbortController();
   const resumeTimers = new Set<NodeJS.Timeout>();
 
   const shutdown = async () => {

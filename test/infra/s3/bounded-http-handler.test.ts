@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
@@ -120,16 +121,24 @@ test(
   },
 );
 
-test('an exchange that ends leaves no timer behind', { timeout: 20_000 }, async () => {
-  answer = (_request, response) => void response.writeHead(200, { etag: '"e"' }).end();
-  const timers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
-  const s3 = client(5_000, 300_000);
-  await s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: 'x' }));
-  const before = timers();
-  for (let n = 0; n < 50; n++)
+test(
+  'an exchange that ends leaves no timer behind, and its connection open for the next',
+  { timeout: 20_000 },
+  async () => {
+    answer = (_request, response) => void response.writeHead(200, { etag: '"e"' }).end();
+    const timers = () =>
+      process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
+    const s3 = client(5_000, 300_000);
     await s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: 'x' }));
-  assert.ok(timers() - before < 5, `${timers() - before} more timers after 50 exchanges`);
-});
+    const before = timers();
+    let connections = 0;
+    const counted = () => connections++;
+    server.on('connection', counted);
+    for (let n = 0; n < 50; n++)
+      await s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: 'x' }));
+    assert.ok(timers() - before < 5, `${timers() - before} more timers after 50 exchanges`);
+  },
+);
 
 test(
   "a server's ordinary answers pass the limits: its error code, and a bodiless HEAD",
@@ -143,5 +152,32 @@ test(
     };
     await client().send(new HeadBucketCommand({ Bucket: 'b' }));
     assert.equal((await failedPut()).failure.code, 'AccessDenied');
+  },
+);
+
+test(
+  "aborting the connection's abandonOn ends the exchanges in flight, not later ones; ended ones leave no listener",
+  { timeout: 20_000 },
+  async () => {
+    const stopping = new AbortController();
+    const s3 = createS3Client(
+      { region: 'us-east-1', endpoint, accessKeyId: 'AKIATEST', secretAccessKey: 'test-secret' },
+      { ...agents, timeoutMs: 15_000, exchangeWithinMs: 15_000, abandonOn: stopping.signal },
+    );
+    answer = (_request, response) => void response.writeHead(200, { etag: '"e"' }).end();
+    for (let n = 0; n < 20; n++)
+      await s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: 'x' }));
+    assert.equal(getEventListeners(stopping.signal, 'abort').length, 0);
+
+    answer = () => {}; // never answers
+    const started = Date.now();
+    const put = s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: 'x' }));
+    setTimeout(() => stopping.abort(new Error('stopping')), 200);
+    await assert.rejects(put);
+    assert.ok(Date.now() - started < 5_000, `${Date.now() - started} ms`);
+
+    // Cleaning up after a stop (aborting a multipart upload) still reaches the server.
+    answer = (_request, response) => void response.writeHead(200, { etag: '"e"' }).end();
+    await s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: 'x' }));
   },
 );
