@@ -136,7 +136,9 @@ test(
     server.on('connection', counted);
     for (let n = 0; n < 50; n++)
       await s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: 'x' }));
+    server.off('connection', counted);
     assert.ok(timers() - before < 5, `${timers() - before} more timers after 50 exchanges`);
+    assert.equal(connections, 0, 'an answer read to its end leaves its connection for the next');
   },
 );
 
