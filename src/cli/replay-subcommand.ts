@@ -4,10 +4,9 @@ import { instanceStreamCategory } from '../domain/s3-config.ts';
 import type { RowDifference } from '../event-sourcing/projection/rebuild-table.ts';
 import { replayReadModel, type ReplayOutcome } from '../event-sourcing/projection/replay.ts';
 import { openEventStore } from '../infra/event-store/open-event-store.ts';
-import { loadMasterKey } from '../infra/master-keys.ts';
 import { openDatabase, type Database } from '../infra/postgres/database.ts';
 import { oldestOpenTransactions } from '../infra/postgres/oldest-open-transaction.ts';
-import { PostgresInstanceKeyring } from '../infra/postgres/postgres-instance-keyring.ts';
+import { shredInstanceKey } from '../infra/postgres/postgres-instance-keyring.ts';
 import { s3ConfigProjection } from '../projections/s3-config-projection.ts';
 import { loadSettings } from '../settings.ts';
 import { progressReporter } from './replay-progress.ts';
@@ -25,14 +24,13 @@ export async function replaySubcommand(args: string[]): Promise<number> {
   const database = await openDatabase(settings, logger, { shareRunningEmbedded: true });
   const log = await openEventStore(settings, database);
   try {
-    const keyring = new PostgresInstanceKeyring(
-      database.pool,
-      await loadMasterKey(settings, logger),
-    );
+    // Replaying destroys the keys of disabled configurations and opens nothing: no master key is
+    // loaded, and none is made where none is configured.
+    const keys = { shred: (keyId: string) => shredInstanceKey(database.pool, keyId) };
     const total = log.name === 'postgres' ? await countInstanceEvents(database) : undefined;
     const outcome = await replayReadModel(
       {
-        definition: s3ConfigProjection(keyring),
+        definition: s3ConfigProjection(keys),
         pool: database.pool,
         feed: log.store,
         onProgress: progressReporter((line) => process.stderr.write(`${line}\n`), {

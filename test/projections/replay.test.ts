@@ -1,16 +1,18 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtemp, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { PostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
-import { keypairToJson } from '../../src/infra/master-keys.ts';
 import { replayReadModel, ReplayBusyError } from '../../src/event-sourcing/projection/replay.ts';
 import {
   s3ConfigProjection,
   s3ConfigProjectionName,
 } from '../../src/projections/s3-config-projection.ts';
-import { generateKeypair, initSealing } from '../../src/infra/sealing.ts';
+import { initSealing } from '../../src/infra/sealing.ts';
 import type { EventFeed } from '../../src/event-sourcing/projection/event-feed.ts';
 import { s3ConfigChangedChannel } from '../../src/projections/s3-config-table.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
@@ -76,17 +78,12 @@ describe('stowage replay', () => {
     assert.equal(rows[0].bucket, 'tampered');
   });
 
-  test('the CLI prints the differing instances and exits 1', async () => {
+  test('the CLI prints the differing instances and exits 1, holding no master key and making none', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'stowage-replay-'));
     const result = await promisify(execFile)(
       process.execPath,
       ['bin/stowage.js', 'replay', '--verify'],
-      {
-        env: {
-          PATH: process.env.PATH,
-          DATABASE_URL: database.url,
-          STOWAGE_SEAL_PUBLIC_KEY: keypairToJson(generateKeypair()).publicKey,
-        },
-      },
+      { env: { PATH: process.env.PATH, DATABASE_URL: database.url, STOWAGE_DATA_DIR: dataDir } },
     ).then(
       () => assert.fail('expected exit code 1'),
       (error: { code: number; stdout: string; stderr: string }) => error,
@@ -94,6 +91,8 @@ describe('stowage replay', () => {
     assert.equal(result.code, 1);
     assert.equal(result.stdout, 'r-1: bucket differ\nr-2: missing from the live read model\n');
     assert.match(result.stderr, /2000 events replayed; 2 instances differ/);
+    assert.doesNotMatch(result.stderr, /master key/);
+    assert.deepEqual(await readdir(dataDir), []);
   });
 
   test('a replay swaps the rebuilt table in, announces what changed, and can run again', async () => {
@@ -191,11 +190,7 @@ test("held-back events are waited for even when this process's clock is an hour 
 test('the CLI names the open transaction a replay waits for, then finishes once it ends', async () => {
   await withEventsHeldBack(async ({ database, store, holderPid, release }) => {
     const replay = spawn(process.execPath, ['bin/stowage.js', 'replay'], {
-      env: {
-        PATH: process.env.PATH,
-        DATABASE_URL: database.url,
-        STOWAGE_SEAL_PUBLIC_KEY: keypairToJson(generateKeypair()).publicKey,
-      },
+      env: { PATH: process.env.PATH, DATABASE_URL: database.url },
     });
     let stderr = '';
     replay.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));

@@ -13,6 +13,18 @@ import { StowageError } from '../../shared/errors.ts';
 /** Told the id of every deleted instance key: processes that cache key material drop it. */
 export const instanceKeyDeletedChannel = 'stowage_instance_key_deleted';
 
+/**
+ * Destroys an instance key (crypto-shredding: what was sealed to it can no longer be opened) and
+ * announces it. Needs no master key: a replay shreds without holding one.
+ */
+export async function shredInstanceKey(pool: Pool, keyId: string): Promise<void> {
+  await pool.query(
+    `WITH deleted AS (DELETE FROM instance_keys WHERE key_id = $1 RETURNING key_id)
+     SELECT pg_notify($2, key_id) FROM deleted`,
+    [keyId, instanceKeyDeletedChannel],
+  );
+}
+
 const cacheLimit = 10_000;
 // A safety net for a deletion whose announcement was missed without the listener noticing.
 const cacheTtlMs = 5 * 60_000;
@@ -123,11 +135,7 @@ export class PostgresInstanceKeyring implements InstanceKeyring {
   /** Deletes the row (crypto-shredding) and tells every process; idempotent. */
   async shred(keyId: string): Promise<void> {
     this.cache.delete(keyId);
-    await this.pool.query(
-      `WITH deleted AS (DELETE FROM instance_keys WHERE key_id = $1 RETURNING key_id)
-       SELECT pg_notify($2, key_id) FROM deleted`,
-      [keyId, instanceKeyDeletedChannel],
-    );
+    await shredInstanceKey(this.pool, keyId);
   }
 
   discard(keyId: string): Promise<void> {
