@@ -1,4 +1,4 @@
-import { Readable, Transform } from 'node:stream';
+import { Readable, Transform, finished } from 'node:stream';
 import { NodeHttpHandler, type NodeHttpHandlerOptions } from '@smithy/node-http-handler';
 
 /**
@@ -100,11 +100,12 @@ function limited(
   });
   const aborted = () => checked.destroy(exchange.reason as Error);
   exchange.addEventListener('abort', aborted, { once: true });
-  // Wired by hand: stream.pipeline aborts an AbortController of its own when it finishes, whose
-  // DOMException (with its stack) was 1% of a worker's CPU. Either failing destroys the other,
-  // so that no more of the connection's body is read.
-  body.once('error', (error) => checked.destroy(error));
-  checked.once('close', () => {
+  // Not stream.pipeline: it aborts an AbortController of its own when it finishes, whose
+  // DOMException (with its stack) was 1% of a worker's CPU. Either failing destroys the other, so
+  // that no more of the connection's body is read; finished() keeps listening for errors, so one
+  // that comes while nobody reads waits for its reader instead of crashing the process.
+  body.on('error', (error) => checked.destroy(error));
+  finished(checked, () => {
     body.destroy();
     exchange.removeEventListener('abort', aborted);
     ended();

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { HeadBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { createGuardedAgents } from '../../../src/infra/s3/guarded-agents.ts';
+import { BoundedHttpHandler } from '../../../src/infra/s3/bounded-http-handler.ts';
 import { createS3Client } from '../../../src/infra/s3/s3-client.ts';
 import { describeS3Failure } from '../../../src/infra/s3/s3-failure.ts';
 
@@ -181,5 +182,39 @@ test(
     // Cleaning up after a stop (aborting a multipart upload) still reaches the server.
     answer = (_request, response) => void response.writeHead(200, { etag: '"e"' }).end();
     await s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: 'x' }));
+  },
+);
+
+test(
+  'an answer left unread when its exchange is due fails its reader, not the process',
+  { timeout: 20_000 },
+  async () => {
+    answer = (_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/xml' });
+      const drip = setInterval(() => response.write(' '), 50);
+      response.on('close', () => clearInterval(drip));
+    };
+    const handler = new BoundedHttpHandler(
+      { httpAgent: agents.httpAgent, httpsAgent: agents.httpsAgent },
+      { exchangeWithinMs: 300, answerMaxBytes: 1024 * 1024 },
+    );
+    const { port } = new URL(endpoint);
+    const { response } = await handler.handle({
+      method: 'GET',
+      protocol: 'http:',
+      hostname: '127.0.0.1',
+      port: Number(port),
+      path: '/b/k',
+      query: {},
+      headers: {},
+    } as Parameters<BoundedHttpHandler['handle']>[0]);
+    // Nobody reads the body while the deadline passes: its failure must wait for a reader.
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    await assert.rejects(
+      (async () => {
+        for await (const chunk of response.body as AsyncIterable<Buffer>) void chunk;
+      })(),
+      { code: 'ERESPONSETOOSLOW' },
+    );
   },
 );
