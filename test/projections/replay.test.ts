@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readdir } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -93,6 +93,7 @@ describe('stowage replay', () => {
     assert.match(result.stderr, /2000 events replayed; 2 instances differ/);
     assert.doesNotMatch(result.stderr, /master key/);
     assert.deepEqual(await readdir(dataDir), []);
+    await rm(dataDir, { recursive: true });
   });
 
   test('a replay swaps the rebuilt table in, announces what changed, and can run again', async () => {
