@@ -13,7 +13,7 @@ export interface ExchangeLimits {
   /** From sending the request to the answer's last byte. */
   exchangeWithinMs: number;
   answerMaxBytes: number;
-  /** Aborting it abandons the exchanges in flight (a worker's shutdown). */
+  /** Aborting it abandons the exchanges in flight but a part's upload (a worker's shutdown). */
   abandonOn?: AbortSignal | undefined;
 }
 
@@ -53,8 +53,12 @@ export class BoundedHttpHandler extends NodeHttpHandler {
     const timer = setTimeout(tooSlow, exchangeWithinMs);
     // The caller's own signal aborts as before. The connection's abandons the exchanges in
     // flight when it fires: one that starts later (aborting a multipart upload after a stop) runs.
+    // A part is not abandoned but answered, within its deadline, so that the upload's abort comes
+    // after it: a server that received a part whole stores it even when its client has gone, and
+    // a part stored after its upload's abort stays stored (S3 says an abort may need repeating;
+    // S3Proxy keeps it for ever, in no listing, and the bucket can no longer be deleted).
     const given = options.abortSignal as AbortSignal | undefined;
-    const { abandonOn } = this.limits;
+    const abandonOn = isPartUpload(request) ? undefined : this.limits.abandonOn;
     const passOn = (event: Event) => exchange.abort((event.target as AbortSignal).reason);
     if (given?.aborted) exchange.abort(given.reason);
     given?.addEventListener('abort', passOn, { once: true });
@@ -81,6 +85,10 @@ export class BoundedHttpHandler extends NodeHttpHandler {
       throw reason instanceof S3AnswerTooSlowError ? reason : error;
     }
   }
+}
+
+function isPartUpload(request: HandleArguments[0]): boolean {
+  return request.method === 'PUT' && request.query?.['partNumber'] !== undefined;
 }
 
 /** The answer's body, cut off past `maxBytes` or when the exchange is aborted. */

@@ -19,9 +19,9 @@ export interface ObjectUpload {
  * otherwise (see uploadStream).
  *
  * Aborting `signal` abandons the upload: nothing more is read or sent, a multipart upload is
- * aborted on the server, and this rejects. The request in flight (a PUT, a part) ends with the
- * client's connection (S3Connection.abandonOn), which the worker aborts with the same stop; a part
- * cut off while arriving may stay stored, and paid for, under the aborted id.
+ * aborted on the server, and this rejects. A PUT in flight ends with the client's connection
+ * (S3Connection.abandonOn), which the worker aborts with the same stop; a part in flight is
+ * answered first, so that no part is stored after the abort (BoundedHttpHandler).
  */
 export async function uploadObject(input: ObjectUpload): Promise<string> {
   const { client, body, signal } = input;

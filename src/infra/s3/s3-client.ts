@@ -25,7 +25,7 @@ export interface S3Connection {
   exchangeWithinMs: number;
   /** Tries per request, the SDK's own retries included (its default is 3). */
   maxAttempts?: number;
-  /** Aborting it abandons the exchanges in flight: a worker's shutdown. */
+  /** Aborting it abandons the exchanges in flight, parts excepted: a worker's shutdown. */
   abandonOn?: AbortSignal;
 }
 

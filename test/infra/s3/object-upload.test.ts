@@ -2,8 +2,11 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Readable } from 'node:stream';
-import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import { setTimeout as delay } from 'node:timers/promises';
+import { GetObjectCommand, HeadObjectCommand, ListPartsCommand } from '@aws-sdk/client-s3';
+import { createGuardedAgents } from '../../../src/infra/s3/guarded-agents.ts';
 import { uploadObject } from '../../../src/infra/s3/object-upload.ts';
+import { createS3Client } from '../../../src/infra/s3/s3-client.ts';
 import { uploadPartSize as partSize } from '../../../src/infra/s3/streamed-upload.ts';
 import {
   createTestBucket,
@@ -12,6 +15,8 @@ import {
   removeTestBucket,
   testS3Client,
 } from '../../support/buckets.ts';
+import { startPartHoldingRelay } from '../../support/part-holding-relay.ts';
+import { s3TestServer } from '../../support/services.ts';
 
 /** `bytes` as a stream of uneven chunks, as a socket delivers them; optionally failing at its end. */
 function chunked(bytes: Buffer, failAtEnd?: Error): Readable {
@@ -83,4 +88,65 @@ describe('uploadObject against the real S3 server', () => {
       assert.equal(sha256(await object.Body!.transformToByteArray()), sha256(bytes), `object ${i}`);
     }
   });
+
+  // A stop abandons what is in flight, but a part the server has in hand would be stored after
+  // the abort that follows: kept and paid for under an upload that no longer exists, and on
+  // S3Proxy never deleted, so that the bucket could not be.
+  test(
+    'a stop while a part is being stored waits for its answer, then aborts: the aborted upload keeps no part',
+    { timeout: 30_000 },
+    async () => {
+      const relay = await startPartHoldingRelay(s3TestServer().endpoint);
+      const agents = createGuardedAgents({ allowPrivate: true });
+      const stopping = new AbortController();
+      const client = createS3Client(
+        { ...s3TestServer(), endpoint: relay.endpoint },
+        { ...agents, timeoutMs: 10_000, exchangeWithinMs: 20_000, abandonOn: stopping.signal },
+      );
+      try {
+        const Key = 'stopped/mid-part';
+        // One part, then a source that has nothing more yet.
+        const source = new Readable({ read() {} });
+        source.push(randomBytes(partSize + 1));
+        const uploading = uploadObject({
+          client,
+          bucket,
+          key: Key,
+          body: source,
+          contentType: 'video/mp4',
+          signal: stopping.signal,
+        });
+        let ended = false;
+        const outcome = uploading.then(
+          () => assert.fail('a stopped upload completed'),
+          (error: unknown) => ((ended = true), error),
+        );
+        await relay.partArrived;
+        const [inFlight] = (await multipartUploadsIn(s3, bucket)).filter((u) => u.Key === Key);
+        assert.ok(inFlight?.UploadId);
+
+        stopping.abort(new Error('stopping'));
+        await delay(300);
+        assert.equal(ended, false, 'the upload waits for the part in flight');
+        relay.release();
+        assert.match(String(await outcome), /stopping/);
+        await relay.partAnswered;
+
+        const partsLeft = await s3
+          .send(new ListPartsCommand({ Bucket: bucket, Key, UploadId: inFlight.UploadId }))
+          .then(
+            (listed) => listed.Parts ?? [],
+            (error: Error) => (error.name === 'NoSuchUpload' ? [] : Promise.reject(error)),
+          );
+        assert.deepEqual(partsLeft, []);
+        assert.deepEqual(
+          (await multipartUploadsIn(s3, bucket)).filter((u) => u.Key === Key),
+          [],
+        );
+      } finally {
+        await relay.close();
+        agents.destroy();
+      }
+    },
+  );
 });
