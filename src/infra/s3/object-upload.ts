@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { putObject } from './signed-put.ts';
 import { uploadStream } from './streamed-upload.ts';
 
 export interface ObjectUpload {
@@ -33,15 +34,8 @@ export async function uploadObject(input: ObjectUpload): Promise<string> {
   };
   signal.throwIfAborted();
   if (Buffer.isBuffer(body)) {
-    const put = new PutObjectCommand({ ...object, Body: body });
-    try {
-      // Sent without options, so that the client's cached middleware stack is used: a PUT in
-      // flight is abandoned by the client's connection (S3Connection.abandonOn), not by `signal`.
-      return unquoted((await client.send(put)).ETag);
-    } finally {
-      // The client's cached stack keeps the first command it ran: not the media with it.
-      delete put.input.Body;
-    }
+    // A PUT in flight is abandoned by the client's connection (S3Connection.abandonOn).
+    return unquoted(await putObject(client, object, body));
   }
   const abandon = () => body.destroy(signal.reason as Error);
   signal.addEventListener('abort', abandon, { once: true });

@@ -3,11 +3,11 @@ import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
-  PutObjectCommand,
   UploadPartCommand,
   type CompletedPart,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { putObject } from './signed-put.ts';
 
 /** The object a stream becomes: everything S3 needs but the bytes. */
 export interface ObjectParams {
@@ -90,10 +90,7 @@ async function uploadThrough(
         offset += copied;
       }
     }
-    if (!multipart) {
-      const put = new PutObjectCommand({ ...object, Body: part.subarray(0, filled) });
-      return (await client.send(put)).ETag;
-    }
+    if (!multipart) return await putObject(client, object, part.subarray(0, filled));
     await sendPart(part.subarray(0, filled));
     const { uploadId, parts } = multipart;
     const complete = new CompleteMultipartUploadCommand({
