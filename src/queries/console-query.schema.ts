@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { decimalInteger } from './decimal-integer.ts';
 
 const latestUpload = z
   .discriminatedUnion('outcome', [
@@ -18,7 +19,7 @@ export const instanceSummary = z.object({
 export type InstanceSummary = z.output<typeof instanceSummary>;
 
 export const instanceListQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(500).default(50).describe('Instances per page.'),
+  limit: decimalInteger(1, 500).default(50).describe('Instances per page.'),
   after: z
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'must be an instance name')

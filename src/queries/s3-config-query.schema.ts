@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { decimalInteger } from './decimal-integer.ts';
 import { parsePosition, type LogPosition } from '../event-sourcing/event-store.ts';
 import { s3View } from '../contract/s3-view.ts';
 
@@ -51,11 +52,8 @@ export const getS3ConfigResponse = z.object({
 });
 
 export const historyQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(500).default(50).describe('Entries per page.'),
-  after: z.coerce
-    .number()
-    .int()
-    .min(0)
+  limit: decimalInteger(1, 500).default(50).describe('Entries per page.'),
+  after: decimalInteger(0, Number.MAX_SAFE_INTEGER)
     .optional()
     .describe('Only entries after this revision: the nextAfter of the previous page.'),
 });

@@ -139,6 +139,9 @@ describe('GET /api/instances and GET /api/instance/s3/:instance/uploads', () => 
     assert.equal(badLimit.json().error.details[0].field, 'querystring.limit');
     const badAfter = await get('/api/instances?after=%3Cscript%3E', accountToken);
     assert.equal(badAfter.statusCode, 400);
+    const hexLimit = await get('/api/instances?limit=0x10', accountToken);
+    assert.equal(hexLimit.statusCode, 400);
+    assert.equal(hexLimit.json().error.details[0].field, 'querystring.limit');
   });
 
   test('the upload outcomes the worker recorded: per hour over a day, and the latest ones', async () => {

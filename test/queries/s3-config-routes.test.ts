@@ -296,6 +296,19 @@ describe('the S3 configuration query routes', () => {
 
     const tooMany = await get('/api/instance/s3/hist/history?limit=501');
     assert.equal(tooMany.statusCode, 400);
+    // What Number() would also read is refused: only decimal digits page.
+    for (const [query, field] of [
+      ['after=0x1', 'after'],
+      ['after=1e2', 'after'],
+      ['after=', 'after'],
+      ['after=%201', 'after'],
+      ['limit=', 'limit'],
+      ['limit=0x10', 'limit'],
+    ]) {
+      const refused = await get(`/api/instance/s3/hist/history?${query}`);
+      assert.equal(refused.statusCode, 400, query);
+      assert.equal(refused.json().error.details[0].field, `querystring.${field}`, query);
+    }
     const empty = await get('/api/instance/s3/nobody/history');
     assert.deepEqual(empty.json(), { success: true, history: [], nextAfter: null });
   });
