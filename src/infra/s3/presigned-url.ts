@@ -6,6 +6,7 @@ import {
   learnBucketAddress,
   type BucketAddress,
 } from './bucket-address.ts';
+import { perClient } from './per-client.ts';
 
 export interface PresignedGet {
   url: string;
@@ -45,17 +46,8 @@ export async function presignedGetUrl(
   return { url, objectUrl: url.split('?')[0]!, expiresAt };
 }
 
-const signers = new WeakMap<S3Client, S3RequestPresigner>();
-
-function signerOf(client: S3Client): S3RequestPresigner {
-  let signer = signers.get(client);
-  if (!signer) {
-    // Region and service are the bucket's, given with each URL.
-    signer = new S3RequestPresigner({ ...client.config });
-    signers.set(client, signer);
-  }
-  return signer;
-}
+// Region and service are the bucket's, given with each URL.
+const signerOf = perClient((client) => new S3RequestPresigner({ ...client.config }));
 
 /** Signs a GET of one of the bucket's objects as getSignedUrl would, without its middleware stack. */
 async function presignAt(

@@ -6,6 +6,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { HttpRequest, HttpResponse } from '@smithy/types';
 import { knownBucketAddress, learnBucketAddress, type BucketAddress } from './bucket-address.ts';
+import { perClient } from './per-client.ts';
 import type { ObjectParams } from './streamed-upload.ts';
 
 /**
@@ -59,24 +60,17 @@ async function addressOf(
   return learnBucketAddress(where, await getSignedUrl(client, get, { expiresIn: 60 }), object.Key);
 }
 
-const signers = new WeakMap<S3Client, SignatureV4>();
-
 /** The client's signer, as the SDK signs S3 requests: the path as given, the payload's digest. */
-function signerOf(client: S3Client): SignatureV4 {
-  let signer = signers.get(client);
-  if (!signer) {
-    const { config } = client;
-    signer = new SignatureV4({
+const signerOf = perClient(
+  ({ config }) =>
+    new SignatureV4({
       credentials: config.credentials,
       region: config.region,
       service: 's3',
       sha256: config.sha256,
       uriEscapePath: false,
-    });
-    signers.set(client, signer);
-  }
-  return signer;
-}
+    }),
+);
 
 async function signedPut(
   client: S3Client,

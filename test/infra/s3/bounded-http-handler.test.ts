@@ -1,36 +1,31 @@
 import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import { after, before, test } from 'node:test';
 import { HeadBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { createGuardedAgents } from '../../../src/infra/s3/guarded-agents.ts';
 import { BoundedHttpHandler } from '../../../src/infra/s3/bounded-http-handler.ts';
 import { createS3Client } from '../../../src/infra/s3/s3-client.ts';
 import { describeS3Failure } from '../../../src/infra/s3/s3-failure.ts';
+import { startScriptedEndpoint, type ScriptedEndpoint } from '../../support/scripted-endpoint.ts';
 
 /**
  * An endpoint is whatever the customer names. These answers are hostile: an error body of 64 MiB
  * (the SDK would read all of it into memory, and more without a length), a body that comes a
  * byte every 200 ms, and a status line that does (never idle long enough for the socket timeout).
  */
-let answer: (request: IncomingMessage, response: ServerResponse) => void;
 let bytesSent = 0;
-const server = createServer((request, response) => {
-  request.resume();
-  request.on('end', () => answer(request, response));
-});
 const agents = createGuardedAgents({ allowPrivate: true });
+let scripted: ScriptedEndpoint;
 let endpoint: string;
 
 before(async () => {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  scripted = await startScriptedEndpoint();
+  endpoint = scripted.url;
 });
 after(async () => {
   agents.destroy();
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
+  await scripted.close();
 });
 
 const client = (timeoutMs = 5_000, exchangeWithinMs = 20_000) =>
@@ -74,7 +69,7 @@ for (const [name, headers] of [
     { timeout: 20_000 },
     async () => {
       bytesSent = 0;
-      answer = (_request, response) => {
+      scripted.answer = (_request, response) => {
         response.writeHead(400, { 'content-type': 'application/xml', ...headers });
         response.write('<Error><Code>X</Code><Message>');
         sendLarge(response, 1024);
@@ -92,7 +87,7 @@ test(
   'an answer whose body trickles in is given up when the exchange is due, as a transient failure',
   { timeout: 20_000 },
   async () => {
-    answer = (_request, response) => {
+    scripted.answer = (_request, response) => {
       response.writeHead(200, { 'content-type': 'application/xml' });
       const drip = setInterval(() => response.write(' '), 200);
       response.on('close', () => clearInterval(drip));
@@ -109,7 +104,7 @@ test(
   'an answer whose status line trickles in is given up when the exchange is due',
   { timeout: 20_000 },
   async () => {
-    answer = (_request, response) => {
+    scripted.answer = (_request, response) => {
       const socket = response.socket!;
       const line = Buffer.from(`HTTP/1.1 200 OK\r\nx-padding: ${'a'.repeat(10_000)}`);
       let sent = 0;
@@ -126,7 +121,7 @@ test(
   'an exchange that ends leaves no timer behind, and its connection open for the next',
   { timeout: 20_000 },
   async () => {
-    answer = (_request, response) => void response.writeHead(200, { etag: '"e"' }).end();
+    scripted.answer = (_request, response) => void response.writeHead(200, { etag: '"e"' }).end();
     const timers = () =>
       process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
     const s3 = client(5_000, 300_000);
@@ -134,10 +129,10 @@ test(
     const before = timers();
     let connections = 0;
     const counted = () => connections++;
-    server.on('connection', counted);
+    scripted.server.on('connection', counted);
     for (let n = 0; n < 50; n++)
       await s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: 'x' }));
-    server.off('connection', counted);
+    scripted.server.off('connection', counted);
     assert.ok(timers() - before < 5, `${timers() - before} more timers after 50 exchanges`);
     assert.equal(connections, 0, 'an answer read to its end leaves its connection for the next');
   },
@@ -147,7 +142,7 @@ test(
   "a server's ordinary answers pass the limits: its error code, and a bodiless HEAD",
   { timeout: 20_000 },
   async () => {
-    answer = (request, response) => {
+    scripted.answer = (request, response) => {
       if (request.method === 'HEAD') return void response.writeHead(200).end();
       response
         .writeHead(403, { 'content-type': 'application/xml' })
@@ -167,12 +162,12 @@ test(
       { region: 'us-east-1', endpoint, accessKeyId: 'AKIATEST', secretAccessKey: 'test-secret' },
       { ...agents, timeoutMs: 15_000, exchangeWithinMs: 15_000, abandonOn: stopping.signal },
     );
-    answer = (_request, response) => void response.writeHead(200, { etag: '"e"' }).end();
+    scripted.answer = (_request, response) => void response.writeHead(200, { etag: '"e"' }).end();
     for (let n = 0; n < 20; n++)
       await s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: 'x' }));
     assert.equal(getEventListeners(stopping.signal, 'abort').length, 0);
 
-    answer = () => {}; // never answers
+    scripted.answer = () => {}; // never answers
     const started = Date.now();
     const put = s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: 'x' }));
     setTimeout(() => stopping.abort(new Error('stopping')), 200);
@@ -180,7 +175,7 @@ test(
     assert.ok(Date.now() - started < 5_000, `${Date.now() - started} ms`);
 
     // Cleaning up after a stop (aborting a multipart upload) still reaches the server.
-    answer = (_request, response) => void response.writeHead(200, { etag: '"e"' }).end();
+    scripted.answer = (_request, response) => void response.writeHead(200, { etag: '"e"' }).end();
     await s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: 'x' }));
   },
 );
@@ -189,7 +184,7 @@ test(
   'an answer left unread when its exchange is due fails its reader, not the process',
   { timeout: 20_000 },
   async () => {
-    answer = (_request, response) => {
+    scripted.answer = (_request, response) => {
       response.writeHead(200, { 'content-type': 'application/xml' });
       const drip = setInterval(() => response.write(' '), 50);
       response.on('close', () => clearInterval(drip));

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createGuardedAgents } from '../../../src/infra/s3/guarded-agents.ts';
 import { createS3Client } from '../../../src/infra/s3/s3-client.ts';
 import { putObject } from '../../../src/infra/s3/signed-put.ts';
 import { createTestBucket, removeTestBucket, testS3Client } from '../../support/buckets.ts';
+import { startScriptedEndpoint, type ScriptedEndpoint } from '../../support/scripted-endpoint.ts';
 import { s3TestServer } from '../../support/services.ts';
 
 const md5 = (bytes: Buffer) => `"${createHash('md5').update(bytes).digest('hex')}"`;
@@ -77,27 +76,16 @@ describe('putObject against the real S3 server', () => {
 });
 
 describe('putObject against an endpoint that misbehaves', () => {
-  let answer: (request: IncomingMessage, response: ServerResponse) => void;
-  let requests = 0;
-  const server = createServer((request, response) => {
-    requests += 1;
-    request.resume();
-    request.on('end', () => answer(request, response));
-  });
   const agents = createGuardedAgents({ allowPrivate: true });
-  let endpoint: string;
-  before(async () => {
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  });
+  let scripted: ScriptedEndpoint;
+  before(async () => (scripted = await startScriptedEndpoint()));
   after(async () => {
     agents.destroy();
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
+    await scripted.close();
   });
   const location = () => ({
     region: 'us-east-1',
-    endpoint,
+    endpoint: scripted.url,
     accessKeyId: 'AKIATEST',
     secretAccessKey: 'test-secret',
   });
@@ -111,14 +99,14 @@ describe('putObject against an endpoint that misbehaves', () => {
     });
     const sdkPuts = countingSdkPuts(client);
     let answered = 0;
-    answer = (_request, response) => {
+    scripted.answer = (_request, response) => {
       answered += 1;
       if (answered === 1) response.writeHead(503).end('<Error><Code>SlowDown</Code></Error>');
       else response.writeHead(200, { etag: '"second"' }).end();
     };
-    requests = 0;
+    scripted.requests = 0;
     assert.equal(await putObject(client, object, Buffer.from('x')), '"second"');
-    assert.equal(requests, 2);
+    assert.equal(scripted.requests, 2);
     assert.equal(sdkPuts.count, 1);
   });
 
@@ -131,13 +119,13 @@ describe('putObject against an endpoint that misbehaves', () => {
       abandonOn: stopping.signal,
     });
     const sdkPuts = countingSdkPuts(client);
-    answer = () => {}; // never answers
-    requests = 0;
+    scripted.answer = () => {}; // never answers
+    scripted.requests = 0;
     setTimeout(() => stopping.abort(new Error('stopping')), 200);
     const started = Date.now();
     await assert.rejects(putObject(client, object, Buffer.from('x')), { name: 'AbortError' });
     assert.ok(Date.now() - started < 5_000);
-    assert.equal(requests, 1);
+    assert.equal(scripted.requests, 1);
     assert.equal(sdkPuts.count, 0);
   });
 });
