@@ -45,6 +45,15 @@ async function failedPut(timeoutMs?: number, exchangeWithinMs?: number) {
   return { failure: describeS3Failure(error), afterMs: Date.now() - started };
 }
 
+/** An answer whose body comes a space every `everyMs`, never ending. */
+function drippingBody(everyMs: number) {
+  return (_request: unknown, response: ServerResponse) => {
+    response.writeHead(200, { 'content-type': 'application/xml' });
+    const drip = setInterval(() => response.write(' '), everyMs);
+    response.on('close', () => clearInterval(drip));
+  };
+}
+
 /** Writes `chunks` of 64 KiB while the client keeps reading; stops when it hangs up. */
 function sendLarge(response: ServerResponse, chunks: number) {
   const chunk = Buffer.alloc(64 * 1024, 'A');
@@ -87,11 +96,7 @@ test(
   'an answer whose body trickles in is given up when the exchange is due, as a transient failure',
   { timeout: 20_000 },
   async () => {
-    scripted.answer = (_request, response) => {
-      response.writeHead(200, { 'content-type': 'application/xml' });
-      const drip = setInterval(() => response.write(' '), 200);
-      response.on('close', () => clearInterval(drip));
-    };
+    scripted.answer = drippingBody(200);
     const { failure, afterMs } = await failedPut(5_000, 1_500);
     assert.ok(afterMs < 10_000, `${afterMs} ms`);
     assert.equal(failure.code, 'ERESPONSETOOSLOW');
@@ -184,11 +189,7 @@ test(
   'an answer left unread when its exchange is due fails its reader, not the process',
   { timeout: 20_000 },
   async () => {
-    scripted.answer = (_request, response) => {
-      response.writeHead(200, { 'content-type': 'application/xml' });
-      const drip = setInterval(() => response.write(' '), 50);
-      response.on('close', () => clearInterval(drip));
-    };
+    scripted.answer = drippingBody(50);
     const handler = new BoundedHttpHandler(
       { httpAgent: agents.httpAgent, httpsAgent: agents.httpsAgent },
       { exchangeWithinMs: 300, answerMaxBytes: 1024 * 1024 },
