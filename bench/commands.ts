@@ -4,6 +4,8 @@
  *  - pgbench doing one durable INSERT per transaction into an events-shaped table (the floor
  *    cost of one appended event),
  *  - a bare fastify route with the same JSON parsing and zod validation (the HTTP floor),
+ *  - that route plus one INSERT, or one stream read, through node-postgres (bench/support/
+ *    floor-route.ts): how far the store's round trip alone caps any Node service here,
  *  - the same command on Emmett's PostgreSQL event store (bench/peers/emmett), the framework a
  *    user would pick instead.
  * Then how the cost grows: appends with 200,000 instances in the store, GET and history of a
@@ -71,6 +73,8 @@ async function main() {
     const bare = await startServer(['bench/support/bare-route.ts'], serverOptions('bare'));
     const bareRepeats = await loadPosts(bare, instances, 'repeat', options);
     await bare.stop();
+    const appendFloor = await measureFloor('append', instances, options);
+    const readFloor = await measureFloor('read', instances, options);
 
     // The peer and stowage both up (the idle one costs nothing), measured in alternate halves.
     const peer = await startPeer(instances);
@@ -98,6 +102,8 @@ async function main() {
     printCases([
       ['pgbench: one INSERT per transaction', floor],
       ['bare fastify route, same parsing + zod', bareRepeats],
+      ['floor: bare route + one INSERT (node-postgres)', appendFloor],
+      ['floor: bare route + one stream read (node-postgres)', readFloor],
       ['Emmett peer: POST repeated (no append)', peerRepeats],
       ['Emmett peer: POST that appends an event', peerAppends],
       ['stowage: POST repeated (no append)', repeats],
@@ -108,6 +114,12 @@ async function main() {
       ['repeated POST ÷ Emmett peer', repeats.rate / peerRepeats.rate, 2],
       ['appending POST ÷ pgbench', appends.rate / floor.rate, 0.5],
       ['repeated POST ÷ bare route', repeats.rate / bareRepeats.rate, 0.5],
+    ]);
+    printFloors([
+      ['append floor ÷ pgbench', appendFloor.rate / floor.rate],
+      ['read floor ÷ bare route', readFloor.rate / bareRepeats.rate],
+      ['appending POST ÷ append floor', appends.rate / appendFloor.rate],
+      ['repeated POST ÷ read floor', repeats.rate / readFloor.rate],
     ]);
     await growth(pool, service, instances, appends, backends);
   } finally {
@@ -271,6 +283,23 @@ async function startPeer(instances: readonly BenchInstance[]): Promise<Child> {
   });
 }
 
+/** One floor route (bench/support/floor-route.ts) alone under the same load. */
+async function measureFloor(
+  floor: 'append' | 'read',
+  instances: BenchInstance[],
+  options: Parameters<typeof loadPosts>[3],
+): Promise<LoadResult> {
+  const server = await startServer(['bench/support/floor-route.ts'], {
+    ...serverOptions(`floor-${floor}`),
+    env: { DATABASE_URL: databaseUrl, DATABASE_POOL_SIZE: String(connections), FLOOR: floor },
+  });
+  try {
+    return await loadPosts(server, instances, floor === 'append' ? 'change' : 'repeat', options);
+  } finally {
+    await server.stop();
+  }
+}
+
 /** The service as deployed: the API role holds only the public half of the master key. */
 function startService(roles = ['api']): Promise<Child> {
   const keys = keypairToJson(generateKeypair());
@@ -347,6 +376,13 @@ function printRatios(rows: [string, number, number][]) {
       `| ${name} | ${value.toFixed(2)} | ≥ ${target} | ${value >= target ? 'met' : 'missed'} |`,
     );
   }
+}
+
+// No targets: how far the store's round trip alone caps any Node service, and how far stowage's
+// own work (auth, rate limit, decision, log line) stays below that cap.
+function printFloors(rows: [string, number][]) {
+  console.log('\n| floor ratio | value |\n| --- | --- |');
+  for (const [name, value] of rows) console.log(`| ${name} | ${value.toFixed(2)} |`);
 }
 
 async function admin(sql: string, url = adminUrl) {
