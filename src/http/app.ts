@@ -9,6 +9,7 @@ import {
 import type { Logger } from '../infra/logger.ts';
 import { answerClientError, errorBody, errorHandler } from './error-handler.ts';
 import { healthRoutes, type ReadinessCheck } from './health.ts';
+import { utf8JsonBodies } from './json-body.ts';
 
 export interface AppOptions {
   logger: Logger;
@@ -47,6 +48,7 @@ export function buildApp({ logger, readiness, requestTimeoutMs = 30_000 }: AppOp
   // Only JSON is served; without this, text/plain bodies would reach validation as strings
   // instead of getting a 415.
   app.removeContentTypeParser('text/plain');
+  app.register(utf8JsonBodies);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.addHook('onSend', async (request, reply) => {

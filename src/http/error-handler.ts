@@ -32,6 +32,7 @@ export function errorBody(message: string, details?: readonly FieldProblem[]): E
 /** The contract's fixed messages for the errors raised by the HTTP layer itself. */
 export const clientMessages = {
   'invalid-request-body': 'Invalid request body',
+  'unsupported-charset': 'Unsupported charset: send JSON in UTF-8',
   'invalid-token': 'Invalid token',
   'instance-not-found': 'Instance not found',
   'rate-limited': 'Rate limit exceeded. Try again later.',
@@ -62,6 +63,7 @@ const internal = 'internal';
 
 export const answers: Record<ErrorCode, Answer | typeof internal> = {
   'invalid-request-body': { status: 400, message: clientMessages['invalid-request-body'] },
+  'unsupported-charset': { status: 415, message: clientMessages['unsupported-charset'] },
   'invalid-token': { status: 401, message: clientMessages['invalid-token'] },
   'instance-not-found': { status: 404, message: clientMessages['instance-not-found'] },
   'rate-limited': { status: 429, message: clientMessages['rate-limited'] },

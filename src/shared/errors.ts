@@ -5,6 +5,7 @@
 export type ErrorCode =
   // Answered to the client (src/http/error-handler.ts maps each to the contract).
   | 'invalid-request-body'
+  | 'unsupported-charset'
   | 'invalid-token'
   | 'instance-not-found'
   | 'rate-limited'

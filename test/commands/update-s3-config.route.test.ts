@@ -44,6 +44,16 @@ function post(
   });
 }
 
+/** A body with a secret outside ASCII, encoded as `encoding` whatever the header says. */
+function postBytes(contentType: string, body: object, encoding: BufferEncoding) {
+  return api.service.app.inject({
+    method: 'POST',
+    url: '/api/instance/s3/my-instance',
+    headers: { 'content-type': contentType, token: instanceToken },
+    payload: Buffer.from(JSON.stringify({ ...body, secretKey: 'sécrét-clé' }), encoding),
+  });
+}
+
 const eventCount = async () =>
   Number((await api.database.pool.query('SELECT count(*) FROM events')).rows[0].count);
 
@@ -242,6 +252,18 @@ describe('POST errors, in the contract shape, changing nothing', () => {
       () => post('my-instance', aws, { token: otherAccountToken }),
       404,
       'Instance not found',
+    ],
+    [
+      'a body declared in Latin-1, its secret outside ASCII',
+      () => postBytes('application/json; charset=iso-8859-1', aws, 'latin1'),
+      415,
+      'Unsupported charset: send JSON in UTF-8',
+    ],
+    [
+      'a body in Latin-1 that says nothing of its charset',
+      () => postBytes('application/json', aws, 'latin1'),
+      400,
+      'Invalid request body',
     ],
     [
       'a body over 16 KiB',

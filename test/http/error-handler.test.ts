@@ -13,7 +13,7 @@ class ProbeError extends StowageError {}
 
 const routeFailure = 'Failed to update S3 configuration';
 // The seed's statuses (400, 401, 404, 429, 500) and the ones the routes add (README).
-const contractStatuses = new Set([400, 401, 404, 409, 412, 429, 500, 503, 504]);
+const contractStatuses = new Set([400, 401, 404, 409, 412, 415, 429, 500, 503, 504]);
 const leakMarker = 'postgres://operator:hunter2@db';
 
 let app: App;
