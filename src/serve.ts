@@ -1,8 +1,7 @@
-import pino from 'pino';
 import { buildApp, type App } from './http/app.ts';
 import type { ReadinessCheck } from './http/health.ts';
 import { openEventStore } from './infra/event-store/open-event-store.ts';
-import { createLogger, type Logger } from './infra/logger.ts';
+import { bufferedStdout, createLogger, type Logger } from './infra/logger.ts';
 import { loadMasterKey } from './infra/master-keys.ts';
 import { initSealing } from './infra/sealing.ts';
 import { openDatabase } from './infra/postgres/database.ts';
@@ -27,10 +26,7 @@ export interface RunningService {
 
 /** Runs until SIGTERM or SIGINT, then shuts down in order. */
 export async function serve(settings: Settings, roles: ReadonlySet<Role>): Promise<void> {
-  // Written asynchronously: lines logged while a write is under way go out together in the next
-  // one, instead of one system call per request line. pino writes what is pending, synchronously,
-  // when the process exits; only a kill that allows no exit handler (SIGKILL) can lose it.
-  const logger = createLogger(settings.LOG_LEVEL, pino.destination({ dest: 1, sync: false }));
+  const logger = createLogger(settings.LOG_LEVEL, bufferedStdout());
   const service = await startService(settings, roles, logger);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));

@@ -6,7 +6,7 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
-import type { Logger } from '../infra/logger.ts';
+import { requestLineLogger, type Logger } from '../infra/logger.ts';
 import { answerClientError, errorBody, errorHandler } from './error-handler.ts';
 import { healthRoutes, type ReadinessCheck } from './health.ts';
 import { utf8JsonBodies } from './json-body.ts';
@@ -54,9 +54,14 @@ export function buildApp({ logger, readiness, requestTimeoutMs = 30_000 }: AppOp
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  const requestLines = requestLineLogger(logger);
   app.addHook('onResponse', async (request, reply) => {
-    request.log.info(
+    // A route may log less (the health probes log only warnings).
+    const { values } = requestLines.levels;
+    if ((values[request.log.level] ?? 0) > values.info!) return;
+    requestLines.info(
       {
+        reqId: request.id,
         method: request.method,
         route: request.routeOptions.url,
         statusCode: reply.statusCode,

@@ -192,8 +192,9 @@ describe('master key rotation drill', () => {
       const status = await keysStatus(newSecret);
       assert.equal(keysOn(status, oldKey.id), 0);
       assert.equal(keysOn(status, status.currentMasterKeyId ?? ''), instances.length);
-      assert.ok(!worker3.log().includes('master-key-unavailable'));
-      assert.ok(!api2.log().includes(newSecret) && !api2.log().includes(oldKey.privateKey));
+      assert.ok(!(await worker3.flushedLog()).includes('master-key-unavailable'));
+      const apiLog = await api2.flushedLog();
+      assert.ok(!apiLog.includes(newSecret) && !apiLog.includes(oldKey.privateKey));
     } finally {
       await traffic.stop();
     }
@@ -219,8 +220,7 @@ describe('master key rotation drill', () => {
       assert.equal(failed?.retryable, false);
       assert.equal(failed?.attempts, 1, 'not retried');
     }
-    const logged = oldOnly
-      .log()
+    const logged = (await oldOnly.flushedLog())
       .split('\n')
       .filter((line) => line.includes('add its secret'));
     assert.equal(logged.length, 1, 'the missing key id is logged once, not per message');

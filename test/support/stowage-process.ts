@@ -3,6 +3,7 @@ import { openSync, readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { logFlushMs } from '../../src/infra/logger.ts';
 
 /** The compiled build (run `npm run build` first), as `npm start` and the image run it. */
 export const stowageBin = fileURLToPath(new URL('../../bin/stowage.js', import.meta.url));
@@ -18,6 +19,8 @@ export interface StowageProcess {
   readyAfterMs: number;
   /** What it wrote to stdout and stderr: its log. */
   log(): string;
+  /** Its log once what it logged so far has left its buffer (`logFlushMs`). */
+  flushedLog(): Promise<string>;
   /** Resident memory now (VmRSS), in MiB. */
   rssMiB(): number;
   /** Peak resident memory so far (VmHWM), in MiB. */
@@ -128,6 +131,10 @@ export async function startStowage(options: StowageProcessOptions): Promise<Stow
     url,
     readyAfterMs: performance.now() - started,
     log,
+    flushedLog: async () => {
+      await new Promise((resolve) => setTimeout(resolve, 2 * logFlushMs));
+      return log();
+    },
     rssMiB: () => memoryMiB('VmRSS'),
     peakRssMiB: () => memoryMiB('VmHWM'),
     exited,
