@@ -113,7 +113,7 @@ export function authenticatedPrincipal(request: FastifyRequest): Principal {
  */
 export function tokenRoute(access: InstanceAccessHooks, failureMessage: string) {
   return {
-    config: { failureMessage, rateLimit: {} },
+    config: { failureMessage, rateLimit: true as const },
     onRequest: access.authenticate,
   };
 }

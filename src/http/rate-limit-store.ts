@@ -1,36 +1,38 @@
 import { createRequire } from 'node:module';
-import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
 import type { Redis } from 'ioredis';
 
-type CountCallback = (error: Error | null, result?: { current: number; ttl: number }) => void;
+export type CountCallback = (
+  error: Error | null,
+  result?: { current: number; ttl: number },
+) => void;
 
-/** What the plugin's own stores do; `read` (used for `increment: false`) is not in its types. */
-interface CountingStore {
+/** Fixed windows of requests per key: how many so far, and the milliseconds left. */
+export interface RequestCounts {
   incr(key: string, done: CountCallback, timeWindow: number, max: number): void;
+  /** The count without adding to it; `{ current: 0, ttl: 0 }` when none is running. */
   read(key: string, done: CountCallback, timeWindow: number, max: number): void;
 }
 
-// The plugin's stores, which its package does not export by name: a fixed window per key, in
-// this process's memory or in Redis (one atomic script per request).
+// @fastify/rate-limit's stores, which its package does not export by name: a fixed window per
+// key, in this process's memory (answered synchronously) or in Redis (one atomic script).
 const require = createRequire(import.meta.url);
 const LocalStore = require('@fastify/rate-limit/store/LocalStore.js') as new (
   continueExceeding: boolean,
   exponentialBackoff: boolean,
   cache: number,
-) => CountingStore;
+) => RequestCounts;
 const RedisStore = require('@fastify/rate-limit/store/RedisStore.js') as new (
   continueExceeding: boolean,
   exponentialBackoff: boolean,
   redis: Redis,
   key: string,
-) => CountingStore;
+) => RequestCounts;
 
 /**
- * One count per key across every route. The plugin gives each route a store of its own (a new
- * map, or Redis keys prefixed with the route's method and URL), so a caller had a full budget on
- * every route, and again on the HEAD fastify adds for each GET; the contract's limit is global.
+ * One count per key across every route, shared by the processes that share `redis`; the
+ * contract's limit is per token, not per route.
  */
-export function storeSharedByAllRoutes({
+export function requestCounts({
   redis,
   redisKeyPrefix,
   keysInMemory,
@@ -39,17 +41,8 @@ export function storeSharedByAllRoutes({
   redisKeyPrefix: string;
   /** Without Redis: how many callers' counts are kept, least recently seen dropped first. */
   keysInMemory: number;
-}): FastifyRateLimitStoreCtor {
-  const counts = redis
+}): RequestCounts {
+  return redis
     ? new RedisStore(false, false, redis, redisKeyPrefix)
     : new LocalStore(false, false, keysInMemory);
-  const shared: FastifyRateLimitStore & CountingStore = {
-    incr: (key, done, timeWindow, max) => counts.incr(key, done, timeWindow, max),
-    read: (key, done, timeWindow, max) => counts.read(key, done, timeWindow, max),
-    child: () => shared,
-  };
-  // The plugin makes its store with `new`; a constructor that returns an object gives that object.
-  return function SharedStore() {
-    return shared;
-  } as unknown as FastifyRateLimitStoreCtor;
 }

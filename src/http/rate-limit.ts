@@ -1,11 +1,17 @@
-import fastifyRateLimit from '@fastify/rate-limit';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyRequest, onRequestHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
 import ipaddr from 'ipaddr.js';
 import { presentedToken } from './auth.ts';
 import { ApiError } from './error-handler.ts';
-import { storeSharedByAllRoutes } from './rate-limit-store.ts';
+import { requestCounts } from './rate-limit-store.ts';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Counts the route's requests against the caller's budget. */
+    rateLimit?: true;
+  }
+}
 
 export interface RequestRateLimitOptions {
   /** Requests each caller may make per window; the contract says 100 a minute. */
@@ -22,7 +28,7 @@ export interface RequestRateLimitOptions {
 }
 
 /**
- * Routes opt in with `config: { rateLimit: {} }` and then share `max` requests per window per
+ * Routes opt in with `config: { rateLimit: true }` and then share `max` requests per window per
  * caller, answered beyond that with a 429 in the contract's shape and a Retry-After header.
  *
  * A token's budget is counted once the route has verified it. Requests that fail to
@@ -43,33 +49,56 @@ export const requestRateLimit = fp<RequestRateLimitOptions>(
     },
   ) => {
     // Tokens and addresses seen within a window; a few MB at most.
-    const keysInMemory = 100_000;
-    await app.register(fastifyRateLimit, {
-      global: false,
-      max,
-      timeWindow: windowMs,
-      keyGenerator: rateLimitKey,
-      errorResponseBuilder: () => new ApiError('rate-limited'),
-      // A Redis outage should cost the rate limit, not every request.
-      skipOnError: true,
-      store: storeSharedByAllRoutes({ ...(redis ? { redis } : {}), redisKeyPrefix, keysInMemory }),
+    const counts = requestCounts({
+      ...(redis ? { redis } : {}),
+      redisKeyPrefix,
+      keysInMemory: 100_000,
     });
-    const failedAccess = app.createRateLimit({ keyGenerator: failedAccessKey });
-    app.addHook('onRequest', async (request, reply) => {
-      if (!request.routeOptions.config.rateLimit) return;
+    // Callback hooks, not async ones: the in-memory count answers synchronously, and a repeated
+    // POST spent a tenth of its CPU in @fastify/rate-limit's promise-based handler.
+    const countRequest: onRequestHookHandler = (request, reply, done) => {
+      counts.incr(
+        rateLimitKey(request),
+        (error, result) => {
+          // A Redis outage should cost the rate limit, not every request.
+          if (error || !result) return done();
+          const resetSeconds = Math.ceil(result.ttl / 1000);
+          reply
+            .header('x-ratelimit-limit', max)
+            .header('x-ratelimit-remaining', Math.max(0, max - result.current))
+            .header('x-ratelimit-reset', resetSeconds);
+          if (result.current <= max) return done();
+          reply.header('retry-after', resetSeconds);
+          done(new ApiError('rate-limited'));
+        },
+        windowMs,
+        max,
+      );
+    };
+    // After the route's own onRequest hooks: a token's budget is counted once it is verified.
+    app.addHook('onRoute', (route) => {
+      if (!route.config?.rateLimit) return;
+      route.onRequest = [route.onRequest ?? [], countRequest].flat();
+    });
+    app.addHook('onRequest', (request, reply, done) => {
+      if (!request.routeOptions.config.rateLimit) return done();
       // Asked first: most requests carry such a token, and need no look at the address's lock.
       const presented = presentedToken(request);
-      if (presented && isVerifiedToken(presented.token, presented.digest)) return;
-      const failures = await failedAccess(request, { increment: false });
-      if (!failures.isAllowed && failures.remaining === 0 && failures.ttl > 0) {
-        reply.header('retry-after', failures.ttlInSeconds);
-        throw new ApiError('rate-limited');
-      }
+      if (presented && isVerifiedToken(presented.token, presented.digest)) return done();
+      counts.read(
+        failedAccessKey(request),
+        (error, failures) => {
+          if (error || !failures || failures.current < max || failures.ttl <= 0) return done();
+          reply.header('retry-after', Math.ceil(failures.ttl / 1000));
+          done(new ApiError('rate-limited'));
+        },
+        windowMs,
+        max,
+      );
     });
-    app.addHook('onResponse', async (request, reply) => {
-      if (reply.statusCode === 401 && request.routeOptions.config.rateLimit) {
-        await failedAccess(request);
-      }
+    app.addHook('onResponse', (request, reply, done) => {
+      if (reply.statusCode !== 401 || !request.routeOptions.config.rateLimit) return done();
+      counts.incr(failedAccessKey(request), () => done(), windowMs, max);
     });
   },
   { name: 'stowage-rate-limit' },

@@ -21,8 +21,8 @@ async function limitedApp(options: RequestRateLimitOptions) {
   const app = buildApp({ logger: pino({ level: 'silent' }), readiness: [] });
   apps.push(app);
   await app.register(requestRateLimit, options);
-  app.get('/limited', { config: { rateLimit: {} } }, async () => ({ success: true }));
-  app.post('/also-limited', { config: { rateLimit: {} } }, async () => ({ success: true }));
+  app.get('/limited', { config: { rateLimit: true } }, async () => ({ success: true }));
+  app.post('/also-limited', { config: { rateLimit: true } }, async () => ({ success: true }));
   app.get('/unlimited', async () => ({ success: true }));
   await app.ready();
   return app;
@@ -57,6 +57,22 @@ describe('in memory', () => {
     for (let i = 0; i < 3; i++) assert.equal((await call(app, { token })).statusCode, 200);
     await assertLimited(await call(app, { token }));
     assert.equal((await call(app, { token, url: '/unlimited' })).statusCode, 200);
+  });
+
+  test('every limited answer says the budget, what is left of it and when it starts again', async () => {
+    const app = await limitedApp({ max: 3 });
+    const { token } = mintToken();
+    const left = [];
+    for (let i = 0; i < 4; i++) {
+      const { headers } = await call(app, { token });
+      assert.equal(headers['x-ratelimit-limit'], '3');
+      const reset = Number(headers['x-ratelimit-reset']);
+      assert.ok(reset > 0 && reset <= 60, `X-RateLimit-Reset: ${reset}`);
+      left.push(headers['x-ratelimit-remaining']);
+    }
+    assert.deepEqual(left, ['2', '1', '0', '0']);
+    const unlimited = await call(app, { token, url: '/unlimited' });
+    assert.equal(unlimited.headers['x-ratelimit-limit'], undefined);
   });
 
   test('a caller has one budget across every limited route, the HEAD of a GET included', async () => {
