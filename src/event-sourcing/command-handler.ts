@@ -115,6 +115,8 @@ export function createCommandHandler<Command, State, Event>({
   async function upToDate(stream: string, known: Folded<State> | undefined) {
     const from = known?.revision == null ? 0 : known.revision + 1;
     const events = await eventStore.readStream(stream, from);
+    // A repeat's check mostly finds nothing new: the kept state stays as it is.
+    if (known && events.length === 0) return known;
     const current = foldStream(decider.evolve, stored, events, known ?? initial);
     folded.set(stream, current);
     return current;
