@@ -11,7 +11,6 @@ function countsOf(store: WindowsInMemory, method: 'incr' | 'read', key: string) 
       answer = result;
     },
     60_000,
-    100,
   );
   assert.ok(answer, 'answered synchronously');
   return answer;
