@@ -9,16 +9,9 @@
  * process.
  */
 import { randomUUID } from 'node:crypto';
-import Fastify from 'fastify';
 import pg from 'pg';
-import {
-  serializerCompiler,
-  validatorCompiler,
-  type ZodTypeProvider,
-} from 'fastify-type-provider-zod';
-import { instanceParams } from '../../src/contract/instance-params.ts';
-import { updateS3ConfigBody } from '../../src/commands/update-s3-config.schema.ts';
 import { instanceStream } from '../../src/domain/s3-config.ts';
+import { listenWithValidatedRoute } from './validated-route.ts';
 
 const floor = process.env.FLOOR;
 if (floor !== 'append' && floor !== 'read') throw new Error('FLOOR must be append or read');
@@ -33,27 +26,13 @@ const insertEvent = `
 const readStreamTail = `
   SELECT * FROM events WHERE stream_name = $1 AND stream_revision >= $2 ORDER BY stream_revision`;
 
-const app = Fastify({ logger: false, bodyLimit: 16 * 1024 }).withTypeProvider<ZodTypeProvider>();
-app.setValidatorCompiler(validatorCompiler);
-app.setSerializerCompiler(serializerCompiler);
-app.post(
-  '/api/instance/s3/:instance',
-  { schema: { params: instanceParams, body: updateS3ConfigBody({ allowPrivate: false }) } },
-  async (request) => {
-    const { region, bucket, pathPrefix } = request.body;
-    const stream = instanceStream(request.params.instance);
-    if (floor === 'append') {
-      // A stream name of its own per row, as pgbench's, so that no insert waits on another.
-      const values = [`${stream}-${randomUUID()}`, randomUUID(), { region, bucket, pathPrefix }];
-      await pool.query({ name: 'append', text: insertEvent, values });
-    } else {
-      await pool.query({ name: 'read', text: readStreamTail, values: [stream, 1] });
-    }
-    return {
-      success: true,
-      message: 'S3 configuration updated',
-      s3: { enabled: request.body.enabled },
-    };
-  },
-);
-await app.listen({ port: Number(process.env.PORT ?? 0), host: process.env.HOST ?? '127.0.0.1' });
+await listenWithValidatedRoute(async (instance, { region, bucket, pathPrefix }) => {
+  const stream = instanceStream(instance);
+  if (floor === 'append') {
+    // A stream name of its own per row, as pgbench's, so that no insert waits on another.
+    const values = [`${stream}-${randomUUID()}`, randomUUID(), { region, bucket, pathPrefix }];
+    await pool.query({ name: 'append', text: insertEvent, values });
+  } else {
+    await pool.query({ name: 'read', text: readStreamTail, values: [stream, 1] });
+  }
+});
