@@ -34,7 +34,7 @@ export function requestCounts({
 }: {
   redis?: Redis;
   redisKeyPrefix: string;
-  /** Without Redis: how many callers' counts are kept, least recently seen dropped first. */
+  /** Without Redis: how many callers' windows are kept, the oldest dropped first. */
   keysInMemory: number;
 }): RequestCounts {
   return redis

@@ -54,8 +54,8 @@ export const requestRateLimit = fp<RequestRateLimitOptions>(
       redisKeyPrefix,
       keysInMemory: 100_000,
     });
-    // Callback hooks, not async ones: the in-memory count answers synchronously, and a repeated
-    // POST spent a tenth of its CPU in @fastify/rate-limit's promise-based handler.
+    // Callback hooks, not async ones: the in-memory count answers synchronously. Counted through
+    // @fastify/rate-limit's promise-based handler, the limit took a tenth of a repeat's CPU.
     const countRequest: onRequestHookHandler = (request, reply, done) => {
       counts.incr(
         rateLimitKey(request),

@@ -55,8 +55,8 @@ export function bufferedStdout(): pino.DestinationStream {
 /**
  * The logger of the one line each request ends with, on the same destination. That line's
  * fields are fixed and carry nothing of the request but its id, method and route pattern (never
- * its URL, headers or body), so it skips the two redactions every other line goes through: they
- * cost about a tenth of the service's CPU on a repeated POST (bench/README.md).
+ * its URL, headers or body), so it skips the two redactions every other line goes through, a
+ * good part of what that line cost a repeated POST (bench/README.md).
  */
 export function requestLineLogger(logger: Logger): Logger {
   const destination = (logger as unknown as Record<symbol, pino.DestinationStream>)[
