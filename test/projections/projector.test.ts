@@ -3,6 +3,8 @@ import { after, before, describe, test } from 'node:test';
 import type { InstanceKeyring } from '../../src/commands/instance-keyring.ts';
 import { createUpdateS3ConfigHandler } from '../../src/commands/update-s3-config.handler.ts';
 import { instanceStream } from '../../src/domain/s3-config.ts';
+import type { LogPosition } from '../../src/event-sourcing/event-store.ts';
+import type { EventFeed } from '../../src/event-sourcing/projection/event-feed.ts';
 import { PostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
 import { createPool } from '../../src/infra/postgres/pool.ts';
 import { PostgresInstanceKeyring } from '../../src/infra/postgres/postgres-instance-keyring.ts';
@@ -307,6 +309,85 @@ describe('a poison event', () => {
     assert.equal(await advisoryLocks(database, true), 0, 'the lock is released');
   });
 });
+
+describe('a feed that keeps failing', () => {
+  let database: TestDatabase;
+  let store: PostgresEventStore;
+  before(async () => {
+    database = await createTestDatabase();
+    store = new PostgresEventStore(database.pool, database.connect);
+  });
+  after(() => database?.drop());
+
+  const retryDelays = (lines: () => Record<string, unknown>[]) =>
+    lines()
+      .filter((line) => line.msg === 'projection failed; retrying')
+      .map((line) => line.retryInMs);
+
+  test('waits longer after each failure in a row, and the shortest delay again after progress', async () => {
+    const instances = ['backoff-a', 'backoff-b', 'backoff-c'];
+    let last: LogPosition | null = null;
+    for (const instance of instances) {
+      const appended = await store.appendToStream(
+        instanceStream(instance),
+        [updated(instance, settings, { keyId: 'k', ciphertext: 'c' })],
+        'no_stream',
+      );
+      last = appended.position;
+    }
+    const { logger, lines } = capturingLogger();
+    let refusals = 2;
+    // Refuses twice before reading anything, then breaks after every batch it delivers.
+    const feed = failingFeed(store, async (subscribe) => {
+      if (refusals-- > 0) throw new Error('the feed is not there yet');
+      await subscribe(async () => {
+        throw new Error('the feed broke after a batch');
+      });
+    });
+
+    const projector = projectorOver(database, { logger, feed, maxBatch: 1 });
+    try {
+      await reached(projector, last);
+      await waitUntil(() => retryDelays(lines).length === 5, { what: 'five failures' });
+      assert.deepEqual(retryDelays(lines), [200, 400, 200, 200, 200]);
+      assert.deepEqual(
+        [...(await readModel(database.pool)).keys()]
+          .filter((name) => name.startsWith('backoff-'))
+          .sort(),
+        instances,
+      );
+    } finally {
+      await projector.stop();
+    }
+  });
+});
+
+/**
+ * The store's feed, its subscriptions run through `run`: which may fail before subscribing, or
+ * subscribe with an `afterBatch` step that runs once each batch is committed.
+ */
+function failingFeed(
+  feed: EventFeed,
+  run: (subscribe: (afterBatch: () => Promise<void>) => Promise<void>) => Promise<void>,
+): EventFeed {
+  return {
+    logIdentity: () => feed.logIdentity(),
+    firstRecordedAfter: (category, after) => feed.firstRecordedAfter(category, after),
+    currentTime: () => feed.currentTime(),
+    subscribe: (category, after, onBatch, options) =>
+      run((afterBatch) =>
+        feed.subscribe(
+          category,
+          after,
+          async (events) => {
+            await onBatch(events);
+            await afterBatch();
+          },
+          options,
+        ),
+      ),
+  };
+}
 
 async function keyIds(database: TestDatabase): Promise<string[]> {
   const { rows } = await database.pool.query<{ key_id: string }>(

@@ -105,6 +105,7 @@ async function run<Row, Folded extends FoldedBatch<Row>>(
     if (!lock) continue;
     stats.active = true;
     log.info('projector active');
+    const batchesBefore = stats.batches;
     try {
       await follow(deps, AbortSignal.any([signal, lock.lost]), stats, log);
       if (!signal.aborted) log.warn('lost the projector lock; standing by');
@@ -126,9 +127,12 @@ async function run<Row, Folded extends FoldedBatch<Row>>(
         // first: the stored checkpoint is the truth, so start over from it.
         log.info('checkpoint moved by another writer; resuming from it');
       } else if (!signal.aborted) {
-        failures++;
-        log.warn({ err: error }, 'projection failed; retrying');
-        await sleep(retryDelay(failures), signal);
+        // The backoff counts failures in a row: one after progress waits the shortest delay
+        // again, not the longest that failures hours ago had built up to.
+        failures = stats.batches > batchesBefore ? 1 : failures + 1;
+        const retryInMs = retryDelay(failures);
+        log.warn({ err: error, retryInMs }, 'projection failed; retrying');
+        await sleep(retryInMs, signal);
       }
     } finally {
       stats.active = false;
