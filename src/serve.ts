@@ -39,6 +39,9 @@ export async function serve(settings: Settings, roles: ReadonlySet<Role>): Promi
 type Cleanup = () => Promise<void>;
 
 const probeStream = 'stowage-readiness-probe';
+// The third failure in a row comes after backing off 200 and 400 ms: past a blip, and well
+// within an orchestrator's probe period.
+const stuckProjectorFailures = 3;
 
 /** Starts the given roles in this process; every role also serves /health. */
 export async function startService(
@@ -79,8 +82,9 @@ export async function startService(
     const app = buildApp({ logger, readiness });
     // Closed first on shutdown: no new requests while the rest stops.
     const closeApp = () => app.close();
+    const s3ConfigsLagSeconds = projectionLagSeconds(database.pool, eventStore, s3Configs);
     const metrics = createMetrics({
-      projectionLagSeconds: projectionLagSeconds(database.pool, eventStore, s3Configs),
+      projectionLagSeconds: s3ConfigsLagSeconds,
       masterKeysUnavailable: () => keyring.unavailableMasterKeys.size,
     });
     await app.register(metricsRoute(metrics));
@@ -93,7 +97,9 @@ export async function startService(
         connect: database.connect,
         logger,
       });
-      // A poison event stops the projection (logged there); readiness then says so.
+      // A poison event stops the projection (logged there); readiness then says so. So does a
+      // projector that keeps failing while events wait for it (a read-model table gone, say):
+      // every read is then left behind. Retrying with nothing to project harms no one.
       let projectorFailed = false;
       projector.done.catch(() => (projectorFailed = true));
       readiness.push({
@@ -102,6 +108,12 @@ export async function startService(
           if (projectorFailed) {
             throw new Error(
               'the projection stopped (a poison event or a checkpoint of another log)',
+            );
+          }
+          const { failuresInARow } = projector.stats();
+          if (failuresInARow >= stuckProjectorFailures && (await s3ConfigsLagSeconds()) > 0) {
+            throw new Error(
+              `the projection failed ${failuresInARow} times in a row, events waiting`,
             );
           }
         },

@@ -5,12 +5,23 @@ import pino from 'pino';
 import { buildApp } from '../../src/http/app.ts';
 import { keypairToJson } from '../../src/infra/master-keys.ts';
 import { createPool } from '../../src/infra/postgres/pool.ts';
+import { instanceStream } from '../../src/domain/s3-config.ts';
+import { PostgresEventStore } from '../../src/infra/event-store/postgres-event-store.ts';
 import { s3ConfigProjectionName } from '../../src/projections/s3-config-projection.ts';
 import { generateKeypair, initSealing } from '../../src/infra/sealing.ts';
 import { startService } from '../../src/serve.ts';
 import { loadSettings } from '../../src/settings.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { waitUntil } from '../projections/support/read-model.ts';
+import { updated } from '../projections/support/s3-config-workload.ts';
+
+const s3Settings = {
+  region: 'us-east-1',
+  bucket: 'media',
+  accessKey: 'AKIAEXAMPLE',
+  endpoint: '',
+  pathPrefix: '',
+};
 
 await initSealing();
 
@@ -133,6 +144,55 @@ describe('readiness answers even when a dependency stalls', { timeout: 60_000 },
         database: 'ok',
         eventStore: 'ok',
         projector: 'unavailable',
+      });
+    } finally {
+      await service.stop();
+    }
+  });
+});
+
+describe('a projector that keeps failing', { timeout: 60_000 }, () => {
+  let database: TestDatabase;
+  before(async () => {
+    database = await createTestDatabase();
+  });
+  after(() => database?.drop());
+
+  test('while events wait for it, the service is not ready; once it catches up, ready again', async () => {
+    const service = await startService(
+      loadSettings({ DATABASE_URL: database.url, PORT: '0', HOST: '127.0.0.1', ...publicKeyOnly }),
+      new Set(['projector']),
+      silent,
+    );
+    const ready = async () => {
+      const response = await fetch(`${service.url}/health/ready`);
+      return { status: response.status, body: (await response.json()) as { checks: unknown } };
+    };
+    try {
+      assert.equal((await ready()).status, 200, 'ready while retrying with nothing to project');
+      // The read model refuses this instance's row, as a table gone or a disk full would.
+      await database.pool.query(
+        `ALTER TABLE instance_s3_config ADD CONSTRAINT refuses_stuck CHECK (instance_name <> 'stuck')`,
+      );
+      const store = new PostgresEventStore(database.pool, database.connect);
+      await store.appendToStream(
+        instanceStream('stuck'),
+        [updated('stuck', s3Settings, { keyId: 'k', ciphertext: 'c' })],
+        'no_stream',
+      );
+
+      await waitUntil(async () => (await ready()).status === 503, {
+        what: 'the failing projector to make the service not ready',
+      });
+      assert.deepEqual((await ready()).body.checks, {
+        database: 'ok',
+        eventStore: 'ok',
+        projector: 'unavailable',
+      });
+
+      await database.pool.query('ALTER TABLE instance_s3_config DROP CONSTRAINT refuses_stuck');
+      await waitUntil(async () => (await ready()).status === 200, {
+        what: 'the projector to catch up and the service to be ready again',
       });
     } finally {
       await service.stop();

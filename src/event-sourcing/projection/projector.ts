@@ -33,6 +33,8 @@ export interface ProjectorStats {
   applied: number;
   alreadyApplied: number;
   unknown: number;
+  /** Failures since the last committed batch: its retry backoff, and whether it is stuck. */
+  failuresInARow: number;
 }
 
 export interface Projector {
@@ -68,6 +70,7 @@ export function startProjector<Row, Folded extends FoldedBatch<Row>>(
     applied: 0,
     alreadyApplied: 0,
     unknown: 0,
+    failuresInARow: 0,
   };
   const done = run(deps, signal, stats);
   // The caller learns of a poison event through `done`; an unobserved one must not crash the API
@@ -92,24 +95,22 @@ async function run<Row, Folded extends FoldedBatch<Row>>(
 ) {
   const { name } = deps.definition;
   const log = deps.logger.child({ projection: name });
-  let failures = 0;
   while (!signal.aborted) {
     const lock = await holdAdvisoryLock(deps.connect, `stowage:projection:${name}`, signal, () =>
       log.info('another projector is active; standing by'),
     ).catch(async (error: unknown) => {
-      failures++;
+      stats.failuresInARow++;
       log.warn({ err: error }, 'could not take the projector lock; retrying');
-      await sleep(retryDelay(failures), signal);
+      await sleep(retryDelay(stats.failuresInARow), signal);
       return null;
     });
     if (!lock) continue;
     stats.active = true;
     log.info('projector active');
-    const batchesBefore = stats.batches;
     try {
       await follow(deps, AbortSignal.any([signal, lock.lost]), stats, log);
       if (!signal.aborted) log.warn('lost the projector lock; standing by');
-      failures = 0;
+      stats.failuresInARow = 0;
     } catch (error) {
       if (error instanceof PoisonEventError) {
         log.error(
@@ -127,10 +128,8 @@ async function run<Row, Folded extends FoldedBatch<Row>>(
         // first: the stored checkpoint is the truth, so start over from it.
         log.info('checkpoint moved by another writer; resuming from it');
       } else if (!signal.aborted) {
-        // The backoff counts failures in a row: one after progress waits the shortest delay
-        // again, not the longest that failures hours ago had built up to.
-        failures = stats.batches > batchesBefore ? 1 : failures + 1;
-        const retryInMs = retryDelay(failures);
+        stats.failuresInARow++;
+        const retryInMs = retryDelay(stats.failuresInARow);
         log.warn({ err: error, retryInMs }, 'projection failed; retrying');
         await sleep(retryInMs, signal);
       }
@@ -161,6 +160,9 @@ async function follow<Row, Folded extends FoldedBatch<Row>>(
       position = folded.through;
       stats.position = position;
       stats.batches++;
+      // Progress: a failure after it waits the shortest delay again, not the longest that
+      // failures hours ago had built up to.
+      stats.failuresInARow = 0;
       stats.applied += folded.applied;
       stats.alreadyApplied += folded.alreadyApplied;
       stats.unknown += folded.unknown;
