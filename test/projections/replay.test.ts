@@ -17,8 +17,18 @@ import type { EventFeed } from '../../src/event-sourcing/projection/event-feed.t
 import { s3ConfigChangedChannel } from '../../src/projections/s3-config-table.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { noKeys, projectorOver, reached } from './support/projection-harness.ts';
-import { assertReadModelMatchesLog, livePosition } from './support/read-model.ts';
-import { appendHistories, randomHistory, seededRandom } from './support/s3-config-workload.ts';
+import { assertReadModelMatchesLog, livePosition, waitUntil } from './support/read-model.ts';
+import {
+  appendHistories,
+  randomHistory,
+  seededRandom,
+  updated,
+} from './support/s3-config-workload.ts';
+import { instanceStream } from '../../src/domain/s3-config.ts';
+import {
+  claimCheckpointSql,
+  writeCheckpointSql,
+} from '../../src/event-sourcing/projection/checkpoints.ts';
 
 await initSealing();
 
@@ -213,6 +223,55 @@ test('the CLI names the open transaction a replay waits for, then finishes once 
     await assertReadModelMatchesLog(database.pool, store);
   });
 });
+
+test("a projector's first batch, committed while a replay finishes, is caught up to and not overwritten", async () => {
+  const database = await createTestDatabase();
+  // Plays the live projector: its first batch creates the checkpoint row.
+  const firstBatch = await database.connect();
+  try {
+    const store = new PostgresEventStore(database.pool, database.connect);
+    await appendHistories(store, workload('first', 3, 2, 23));
+    const log = await store.logIdentity();
+    await firstBatch.query(`BEGIN; ${claimCheckpointSql(s3ConfigProjectionName, null, log)}`);
+
+    const replaying = replayReadModel(
+      { definition: s3ConfigProjection(noKeys), pool: database.pool, feed: store, maxBatch: 40 },
+      { verify: false },
+    );
+    await waitUntil(
+      async () => {
+        const { rows } = await database.pool.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+           WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+        );
+        return rows[0]!.n > 0;
+      },
+      { what: "the replay to wait for the first batch's transaction" },
+    );
+    const late = await store.appendToStream(
+      instanceStream('first-late'),
+      [updated('first-late', lateSettings, { keyId: 'k', ciphertext: 'c' })],
+      'no_stream',
+    );
+    await firstBatch.query(writeCheckpointSql(s3ConfigProjectionName, late.position, log));
+    await firstBatch.query('COMMIT');
+
+    assert.equal((await replaying).swapped, true);
+    assert.deepEqual(await livePosition(database.pool), late.position, 'the checkpoint went back');
+    await assertReadModelMatchesLog(database.pool, store);
+  } finally {
+    await firstBatch.end();
+    await database.drop();
+  }
+});
+
+const lateSettings = {
+  region: 'us-east-1',
+  bucket: 'media',
+  accessKey: 'AKIAEXAMPLE',
+  endpoint: '',
+  pathPrefix: '',
+};
 
 function replayBehindOpenTransaction() {
   return withEventsHeldBack(async ({ database, store, release }) => {

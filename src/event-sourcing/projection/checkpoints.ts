@@ -42,11 +42,10 @@ interface CheckpointRow {
 export async function readCheckpoint(
   db: Queryable,
   name: string,
-  { lock = false } = {},
 ): Promise<Checkpoint | undefined> {
   const { rows } = await db.query<CheckpointRow>(
     `SELECT position_major, position_minor, log_store, log_id
-     FROM projection_checkpoints WHERE name = $1 ${lock ? 'FOR UPDATE' : ''}`,
+     FROM projection_checkpoints WHERE name = $1`,
     [name],
   );
   const row = rows[0];

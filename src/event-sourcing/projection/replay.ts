@@ -117,12 +117,8 @@ async function alone<T>(pool: Pool, lockName: string, work: () => Promise<T>): P
  * The live checkpoint's position, if it is in the replayed log: a position in another log (the
  * event store was switched) is nothing to catch up to, and the swap replaces it.
  */
-const livePosition = async (
-  projection: string,
-  db: Pool | pg.ClientBase,
-  log: LogIdentity,
-  lock = false,
-) => positionIn(await readCheckpoint(db, projection, { lock }), log);
+const livePosition = async (projection: string, db: Pool | pg.ClientBase, log: LogIdentity) =>
+  positionIn(await readCheckpoint(db, projection), log);
 
 interface Rebuild {
   /** The log replayed: the live checkpoint is swapped in with it. */
@@ -209,7 +205,11 @@ async function finish<Row, Folded extends FoldedBatch<Row>>(
   try {
     await db.query('BEGIN');
     const { definition } = deps;
-    const live = await livePosition(definition.name, db, rebuild.log, true);
+    // Checkpoint writes wait until this transaction ends, and one in flight is waited for. A lock
+    // on the live checkpoint's row would miss a projector creating that row meanwhile (its first
+    // batch), whose newer position the swap would then overwrite with the rebuild's older one.
+    await db.query('LOCK TABLE projection_checkpoints IN SHARE ROW EXCLUSIVE MODE');
+    const live = await livePosition(definition.name, db, rebuild.log);
     await readUpTo(deps, rebuild, live, db);
     const rebuilt = rebuild.position;
     const liveBehind = rebuilt !== null && (!live || comparePositions(live, rebuilt) < 0);
