@@ -39,10 +39,7 @@ interface CheckpointRow {
 }
 
 /** Undefined before the projection committed anything: it starts from the beginning of the log. */
-export async function readCheckpoint(
-  db: Queryable,
-  name: string,
-): Promise<Checkpoint | undefined> {
+export async function readCheckpoint(db: Queryable, name: string): Promise<Checkpoint | undefined> {
   const { rows } = await db.query<CheckpointRow>(
     `SELECT position_major, position_minor, log_store, log_id
      FROM projection_checkpoints WHERE name = $1`,
