@@ -16,7 +16,8 @@
 #
 # State lives under <repo>/.services/ (git-ignored):
 #   cache/<kafka|s3proxy>/lib   jars copied from the local Maven repo (resolved once)
-#   kafka/                      server.properties, data/, kafka.log (WARN+), stdout.log, pid, ports
+#   kafka/                      server.properties, data/, kafka.log (WARN+), stdout.log, pid, ports,
+#                               tls/ (the broker's self-signed certificate, for the SASL_SSL listener)
 #   s3/                         s3proxy.properties, data/ (buckets), s3proxy.log, pid, port
 #   env                         the export lines of the last successful up/start-s3
 #
@@ -45,6 +46,8 @@ PG_HOST=127.0.0.1
 PG_PORT=5432
 PG_ADMIN_URL_VALUE="postgres://postgres@${PG_HOST}:${PG_PORT}/postgres"
 
+KAFKA_SASL_USER="stowage-test"
+KAFKA_SASL_PASSWORD="stowage-test-kafka-password-not-for-production"
 S3_ACCESS_KEY="stowage-test-access"
 S3_SECRET_KEY="stowage-test-secret-key-not-for-production"
 S3_REGION="us-east-1"
@@ -237,6 +240,8 @@ kafka_healthy() {
   local port
   kafka_pid >/dev/null || return 1
   port="$(cat "$KDIR/port" 2>/dev/null)" || return 1
+  # A broker started before the SASL listeners existed is restarted with them.
+  [[ -f "$KDIR/sasl-tls.port" ]] || return 1
   grep -qF 'Kafka Server started' "$KDIR/kafka.log" 2>/dev/null || return 1
   port_open "$port"
 }
@@ -267,12 +272,23 @@ ensure_kafka() {
   fi
   need_java
   resolve_lib kafka
-  local lib="$CACHE/kafka/lib" t0 bport cport cid
+  local lib="$CACHE/kafka/lib" t0 bport cport sport tport cid
   t0="$(now)"
   rm -rf "$KDIR"
-  mkdir -p "$KDIR/data"
+  mkdir -p "$KDIR/data" "$KDIR/tls"
   bport="$(free_port)"
   cport="$(free_port "$bport")"
+  sport="$(free_port "$bport" "$cport")"
+  tport="$(free_port "$bport" "$cport" "$sport")"
+  # The SASL_SSL listener's certificate, for 127.0.0.1, self-signed: clients trust it through
+  # KAFKA_TLS_CA_FILE. Kafka reads an unencrypted PKCS#8 key and its certificate from one file.
+  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=127.0.0.1" \
+    -addext "subjectAltName=IP:127.0.0.1" -keyout "$KDIR/tls/key.pem" -out "$KDIR/tls/ca.pem" \
+    >"$KDIR/tls/openssl.log" 2>&1 || {
+    tail_log "$KDIR/tls/openssl.log"
+    die "could not make the Kafka test certificate (openssl)"
+  }
+  cat "$KDIR/tls/key.pem" "$KDIR/tls/ca.pem" >"$KDIR/tls/broker.pem"
   # cluster id: 16 random bytes, base64url without padding (must not start with '-')
   cid="-"
   while [[ "$cid" == -* ]]; do
@@ -283,11 +299,22 @@ ensure_kafka() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$bport,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$bport
+listeners=PLAINTEXT://127.0.0.1:$bport,CONTROLLER://127.0.0.1:$cport,SASL_PLAINTEXT://127.0.0.1:$sport,SASL_SSL://127.0.0.1:$tport
+advertised.listeners=PLAINTEXT://127.0.0.1:$bport,SASL_PLAINTEXT://127.0.0.1:$sport,SASL_SSL://127.0.0.1:$tport
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL
+# What managed brokers ask of clients: SASL (PLAIN or SCRAM; SCRAM users are made at format time),
+# with TLS on the second listener.
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$KAFKA_SASL_USER="$KAFKA_SASL_PASSWORD";
+listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$KAFKA_SASL_USER="$KAFKA_SASL_PASSWORD";
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+ssl.keystore.type=PEM
+ssl.keystore.location=$KDIR/tls/broker.pem
 log.dirs=$KDIR/data
 auto.create.topics.enable=false
 num.partitions=1
@@ -307,10 +334,14 @@ num.io.threads=4
 EOF
   echo "$bport" >"$KDIR/port"
   echo "$cport" >"$KDIR/controller.port"
+  echo "$sport" >"$KDIR/sasl.port"
+  echo "$tport" >"$KDIR/sasl-tls.port"
   echo "$cid" >"$KDIR/cluster.id"
   local -a jvm=(-Dlog4j2.configurationFile="$POMS/kafka/log4j2.properties" -Dkafka.logs.dir="$KDIR" -Djava.awt.headless=true)
   if ! "$JAVA" "${jvm[@]}" -Xmx256m -cp "$lib/*" kafka.tools.StorageTool format \
-    -t "$cid" -c "$KDIR/server.properties" --ignore-formatted </dev/null >"$KDIR/format.log" 2>&1; then
+    -t "$cid" -c "$KDIR/server.properties" --ignore-formatted \
+    --add-scram "SCRAM-SHA-256=[name=$KAFKA_SASL_USER,password=$KAFKA_SASL_PASSWORD]" \
+    --add-scram "SCRAM-SHA-512=[name=$KAFKA_SASL_USER,password=$KAFKA_SASL_PASSWORD]" </dev/null >"$KDIR/format.log" 2>&1; then
     tail_log "$KDIR/format.log"
     die "kafka storage format failed"
   fi
@@ -446,6 +477,11 @@ print_env() {
   local missing=()
   if kafka_healthy; then
     echo "export KAFKA_BROKERS=127.0.0.1:$(cat "$KDIR/port")"
+    echo "export KAFKA_TEST_SASL_BROKERS=127.0.0.1:$(cat "$KDIR/sasl.port")"
+    echo "export KAFKA_TEST_SASL_TLS_BROKERS=127.0.0.1:$(cat "$KDIR/sasl-tls.port")"
+    echo "export KAFKA_TEST_TLS_CA_FILE=$KDIR/tls/ca.pem"
+    echo "export KAFKA_TEST_SASL_USERNAME=$KAFKA_SASL_USER"
+    echo "export KAFKA_TEST_SASL_PASSWORD=$KAFKA_SASL_PASSWORD"
   else
     missing+=(kafka)
   fi

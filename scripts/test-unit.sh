@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 
 # Without these a test that reaches for Kafka, S3 or EventStoreDB fails (or, for EventStoreDB,
 # says it skipped) instead of quietly using services left running by an earlier `npm test`.
-unset KAFKA_BROKERS S3_TEST_ENDPOINT S3_TEST_ACCESS_KEY S3_TEST_SECRET_KEY S3_TEST_REGION EVENTSTORE_URL
+unset KAFKA_BROKERS KAFKA_TEST_SASL_BROKERS KAFKA_TEST_SASL_TLS_BROKERS KAFKA_TEST_TLS_CA_FILE
+unset KAFKA_TEST_SASL_USERNAME KAFKA_TEST_SASL_PASSWORD S3_TEST_ENDPOINT S3_TEST_ACCESS_KEY S3_TEST_SECRET_KEY S3_TEST_REGION EVENTSTORE_URL
 export PG_ADMIN_URL="${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 
 mapfile -t files < <(node scripts/unit-test-files.js)

@@ -1,3 +1,4 @@
+import { accessSync, constants } from 'node:fs';
 import { z } from 'zod';
 import { connectionStringProblem } from './infra/event-store/eventstoredb-connection-string.ts';
 import { StowageError } from './shared/errors.ts';
@@ -33,6 +34,15 @@ const postgresUrl = z
       return false;
     }
   }, 'expected a postgres:// URL with a host and a valid port');
+
+const readableFile = z.string().refine((path) => {
+  try {
+    accessSync(path, constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'expected a file this process can read');
 
 const sealingKey = z
   .string()
@@ -72,6 +82,14 @@ const settingsSchema = z
         'expected host:port[,host:port...]',
       )
       .optional(),
+    // What managed brokers ask for: SASL (PLAIN, or SCRAM whose password never crosses the wire)
+    // with the user's name and password, over TLS whose certificates are checked against the
+    // system's authorities or those in KAFKA_TLS_CA_FILE (PEM).
+    KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
+    KAFKA_SASL_USERNAME: z.string().optional(),
+    KAFKA_SASL_PASSWORD: z.string().optional(),
+    KAFKA_TLS: booleanFlag.default(false),
+    KAFKA_TLS_CA_FILE: readableFile.optional(),
     REDIS_URL: z
       .string()
       .refine((value) => /^rediss?:\/\//.test(value), 'expected a redis:// URL')
@@ -126,6 +144,32 @@ const settingsSchema = z
     STOWAGE_MEDIA_MAX_BYTES: wholeNumber(1).default(2 * 1024 ** 3),
     STOWAGE_SHUTDOWN_TIMEOUT_MS: timerMs(1).default(10_000),
   })
+  .superRefine((settings, context) => {
+    const sasl = settings.KAFKA_SASL_MECHANISM;
+    for (const variable of ['KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD'] as const) {
+      if (sasl && settings[variable] === undefined) {
+        context.addIssue({
+          code: 'custom',
+          path: [variable],
+          message: `needed with KAFKA_SASL_MECHANISM=${sasl}`,
+        });
+      }
+      if (!sasl && settings[variable] !== undefined) {
+        context.addIssue({
+          code: 'custom',
+          path: ['KAFKA_SASL_MECHANISM'],
+          message: `expected plain, scram-sha-256 or scram-sha-512, since ${variable} is set`,
+        });
+      }
+    }
+    if (settings.KAFKA_TLS_CA_FILE && !settings.KAFKA_TLS) {
+      context.addIssue({
+        code: 'custom',
+        path: ['KAFKA_TLS_CA_FILE'],
+        message: 'is used only with KAFKA_TLS=true',
+      });
+    }
+  })
   // A failed outcome published to the requests' topic would be consumed again as a request,
   // for ever; a completed and a failed outcome on one topic could not be told apart by it.
   .refine(
@@ -157,6 +201,7 @@ const secretVariables = new Set([
   'DATABASE_URL',
   'REDIS_URL',
   'EVENTSTORE_URL',
+  'KAFKA_SASL_PASSWORD',
 ]);
 
 export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
@@ -169,6 +214,9 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;
   const variable = String(issue.path[0]);
-  const shown = secretVariables.has(variable) ? '' : ` (got ${JSON.stringify(present[variable])})`;
+  const shown =
+    secretVariables.has(variable) || present[variable] === undefined
+      ? ''
+      : ` (got ${JSON.stringify(present[variable])})`;
   throw new SettingsError(`invalid setting ${variable}: ${issue.message}${shown}`);
 }

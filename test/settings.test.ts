@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { loadSettings, SettingsError } from '../src/settings.ts';
 
 test('nothing configured gives the embedded defaults', () => {
@@ -116,4 +117,57 @@ test('retired master secrets are a checked list whose values are never echoed', 
     (error: Error) =>
       !error.message.includes(secret) && /STOWAGE_SEAL_RETIRED_SECRET_KEYS/.test(error.message),
   );
+});
+
+test('Kafka SASL takes a mechanism with a user and a password, TLS a readable CA file', () => {
+  const secured = loadSettings({
+    KAFKA_BROKERS: 'broker-1:9096',
+    KAFKA_SASL_MECHANISM: 'scram-sha-512',
+    KAFKA_SASL_USERNAME: 'stowage',
+    KAFKA_SASL_PASSWORD: 'kafka-password',
+    KAFKA_TLS: 'true',
+    KAFKA_TLS_CA_FILE: fileURLToPath(import.meta.url),
+  });
+  assert.equal(secured.KAFKA_SASL_MECHANISM, 'scram-sha-512');
+  assert.equal(secured.KAFKA_TLS, true);
+  assert.equal(loadSettings({}).KAFKA_TLS, false);
+
+  const refused: [Record<string, string>, RegExp][] = [
+    [
+      { KAFKA_SASL_MECHANISM: 'gssapi' },
+      /^invalid setting KAFKA_SASL_MECHANISM: .*"plain".* \(got "gssapi"\)$/,
+    ],
+    [
+      { KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_PASSWORD: 'kafka-password' },
+      /^invalid setting KAFKA_SASL_USERNAME: needed with KAFKA_SASL_MECHANISM=plain$/,
+    ],
+    [
+      { KAFKA_SASL_USERNAME: 'stowage', KAFKA_SASL_PASSWORD: 'kafka-password' },
+      /^invalid setting KAFKA_SASL_MECHANISM: expected plain, scram-sha-256 or scram-sha-512, since KAFKA_SASL_USERNAME is set$/,
+    ],
+    [
+      { KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'stowage' },
+      /^invalid setting KAFKA_SASL_PASSWORD: needed with KAFKA_SASL_MECHANISM=plain$/,
+    ],
+    [
+      { KAFKA_TLS: 'true', KAFKA_TLS_CA_FILE: '/no/such/ca.pem' },
+      /^invalid setting KAFKA_TLS_CA_FILE: expected a file this process can read \(got "\/no\/such\/ca.pem"\)$/,
+    ],
+    [
+      { KAFKA_TLS_CA_FILE: fileURLToPath(import.meta.url) },
+      /^invalid setting KAFKA_TLS_CA_FILE: is used only with KAFKA_TLS=true/,
+    ],
+  ];
+  for (const [env, expected] of refused) {
+    assert.throws(
+      () => loadSettings(env),
+      (error: unknown) => {
+        assert.ok(error instanceof SettingsError);
+        assert.match(error.message, expected);
+        assert.equal(error.message.includes('kafka-password'), false, 'the password is echoed');
+        return true;
+      },
+      JSON.stringify(env),
+    );
+  }
 });

@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { createKafka } from '../infra/kafka.ts';
+import { createKafka, kafkaSecurity } from '../infra/kafka.ts';
 import { createLogger } from '../infra/logger.ts';
 import { loadSettings, SettingsError } from '../settings.ts';
 import { ensureUploadTopics } from '../workers/media-upload/topics.ts';
@@ -22,7 +22,12 @@ export async function topicsSubcommand(args: string[]): Promise<number> {
     throw new SettingsError('invalid setting KAFKA_BROKERS: topics ensure needs Kafka brokers');
   }
   const logger = createLogger(settings.LOG_LEVEL, pino.destination({ dest: 2, sync: true }));
-  const kafka = createKafka(settings.KAFKA_BROKERS, 'stowage-topics', logger);
+  const kafka = createKafka(
+    settings.KAFKA_BROKERS,
+    'stowage-topics',
+    logger,
+    kafkaSecurity(settings),
+  );
   const ensured = await ensureUploadTopics(kafka, settings, logger);
   process.stdout.write(JSON.stringify(ensured) + '\n');
   return 0;

@@ -1,12 +1,99 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
-import { createKafka } from '../../src/infra/kafka.ts';
+import { Writable } from 'node:stream';
+import type { Kafka } from 'kafkajs';
+import { createKafka, kafkaSecurity } from '../../src/infra/kafka.ts';
 import { createLogger } from '../../src/infra/logger.ts';
-import { kafkaBrokers } from '../support/services.ts';
+import { loadSettings } from '../../src/settings.ts';
+import { kafkaBrokers, kafkaSaslListeners } from '../support/services.ts';
 
 test('the real Kafka broker takes a topic, a produced message and a consumer group', async () => {
-  const kafka = createKafka(kafkaBrokers(), 'stowage-smoke', createLogger('warn'));
+  await roundTrip(createKafka(kafkaBrokers(), 'stowage-smoke', createLogger('warn')));
+});
+
+test('SASL PLAIN on the SASL_PLAINTEXT listener, as the settings name it', async () => {
+  const listeners = kafkaSaslListeners();
+  const settings = loadSettings({
+    KAFKA_BROKERS: listeners.plaintext.join(','),
+    KAFKA_SASL_MECHANISM: 'plain',
+    KAFKA_SASL_USERNAME: listeners.username,
+    KAFKA_SASL_PASSWORD: listeners.password,
+  });
+  await roundTrip(
+    createKafka(
+      settings.KAFKA_BROKERS!,
+      'stowage-smoke',
+      createLogger('warn'),
+      kafkaSecurity(settings),
+    ),
+  );
+});
+
+test("SCRAM-SHA-512 over TLS, the broker's certificate checked against KAFKA_TLS_CA_FILE", async () => {
+  await roundTrip(
+    createKafka(kafkaSaslListeners().tls, 'stowage-smoke', createLogger('warn'), tlsSecurity()),
+  );
+});
+
+test("without the CA file the broker's self-signed certificate is refused", async () => {
+  const { logger, lines } = capturedLogger();
+  const admin = createKafka(kafkaSaslListeners().tls, 'stowage-smoke', logger, {
+    ...tlsSecurity(),
+    tls: {},
+  }).admin();
+  await assert.rejects(admin.connect(), /self-signed certificate|self signed certificate/);
+  await admin.disconnect();
+  assert.ok(lines().length > 0, 'the refusal is logged');
+});
+
+test('a wrong password is refused, and neither the error nor the log holds it', async () => {
+  const wrong = `wrong-kafka-password-${process.pid}`;
+  const { logger, lines } = capturedLogger();
+  const security = tlsSecurity();
+  const admin = createKafka(kafkaSaslListeners().tls, 'stowage-smoke', logger, {
+    ...security,
+    sasl: { mechanism: 'scram-sha-512', username: kafkaSaslListeners().username, password: wrong },
+  }).admin();
+  let refusal: unknown;
+  await admin.connect().catch((error: unknown) => (refusal = error));
+  await admin.disconnect();
+  assert.match(String(refusal), /SASL SCRAM SHA512 authentication failed/);
+  const everything = `${String(refusal)} ${JSON.stringify(refusal)} ${(refusal as Error).stack} ${lines().join('')}`;
+  assert.equal(everything.includes(wrong), false, 'the password leaked');
+  assert.equal(everything.includes(kafkaSaslListeners().password), false, 'the real one leaked');
+});
+
+function tlsSecurity() {
+  const listeners = kafkaSaslListeners();
+  return kafkaSecurity(
+    loadSettings({
+      KAFKA_BROKERS: listeners.tls.join(','),
+      KAFKA_SASL_MECHANISM: 'scram-sha-512',
+      KAFKA_SASL_USERNAME: listeners.username,
+      KAFKA_SASL_PASSWORD: listeners.password,
+      KAFKA_TLS: 'true',
+      KAFKA_TLS_CA_FILE: listeners.caFile,
+    }),
+  );
+}
+
+function capturedLogger() {
+  const lines: string[] = [];
+  const logger = createLogger(
+    'debug',
+    new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    }),
+  );
+  return { logger, lines: () => lines };
+}
+
+/** Creates a topic, produces two messages and reads them back in a consumer group. */
+async function roundTrip(kafka: Kafka) {
   const topic = `smoke-${randomUUID()}`;
   const admin = kafka.admin();
   await admin.connect();
@@ -48,4 +135,4 @@ test('the real Kafka broker takes a topic, a produced message and a consumer gro
     await admin.deleteTopics({ topics: [topic] }).catch(() => {});
     await admin.disconnect();
   }
-});
+}

@@ -16,6 +16,20 @@ export function kafkaBrokers(): string[] {
   return requiredEnv('KAFKA_BROKERS').split(',');
 }
 
+/**
+ * The test broker's SASL listeners (a plaintext one and a TLS one with a self-signed certificate)
+ * and the user they know, by PLAIN and by SCRAM.
+ */
+export function kafkaSaslListeners() {
+  return {
+    plaintext: requiredEnv('KAFKA_TEST_SASL_BROKERS').split(','),
+    tls: requiredEnv('KAFKA_TEST_SASL_TLS_BROKERS').split(','),
+    caFile: requiredEnv('KAFKA_TEST_TLS_CA_FILE'),
+    username: requiredEnv('KAFKA_TEST_SASL_USERNAME'),
+    password: requiredEnv('KAFKA_TEST_SASL_PASSWORD'),
+  };
+}
+
 export function s3TestServer() {
   return {
     region: process.env.S3_TEST_REGION ?? 'us-east-1',

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import kafkajs, { type Admin, type Kafka } from 'kafkajs';
 import { createKafka } from '../../src/infra/kafka.ts';
 import { createLogger } from '../../src/infra/logger.ts';
-import { kafkaBrokers } from '../support/services.ts';
+import { kafkaBrokers, kafkaSaslListeners } from '../support/services.ts';
 import { deleteTopics, uniqueWorkerNames, workerEnv } from '../support/kafka.ts';
 
 const run = promisify(execFile);
@@ -87,4 +87,37 @@ test('topics ensure without KAFKA_BROKERS stops with one line naming it', async 
   assert.ok('code' in failure);
   assert.equal(failure.code, 2);
   assert.match(failure.stderr, /^stowage: invalid setting KAFKA_BROKERS: /);
+});
+
+test('over SASL_SSL, as managed brokers ask: SCRAM-SHA-512, the certificate checked against a CA file', async () => {
+  const secured = uniqueWorkerNames();
+  const listeners = kafkaSaslListeners();
+  const saslTls = {
+    ...workerEnv(secured),
+    KAFKA_BROKERS: listeners.tls.join(','),
+    KAFKA_SASL_MECHANISM: 'scram-sha-512',
+    KAFKA_SASL_USERNAME: listeners.username,
+    KAFKA_SASL_PASSWORD: listeners.password,
+    KAFKA_TLS: 'true',
+    KAFKA_TLS_CA_FILE: listeners.caFile,
+  };
+  try {
+    const { stdout } = await run(process.execPath, [stowage, 'topics', 'ensure'], {
+      env: { ...process.env, ...saslTls },
+    });
+    const topics = [secured.requested, secured.completed, secured.failed];
+    assert.deepEqual(JSON.parse(stdout), { created: topics, differences: [] });
+    const { topics: metadata } = await admin.fetchTopicMetadata({ topics });
+    assert.deepEqual(metadata.map((topic) => topic.name).sort(), [...topics].sort());
+
+    const refused = await run(process.execPath, [stowage, 'topics', 'ensure'], {
+      env: { ...process.env, ...saslTls, KAFKA_SASL_PASSWORD: 'not-the-kafka-password' },
+    }).catch((error: { code: number; stderr: string }) => error);
+    assert.ok('code' in refused, 'a wrong password is refused');
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /SASL SCRAM SHA512 authentication failed/);
+    assert.equal(refused.stderr.includes('not-the-kafka-password'), false, 'the password leaked');
+  } finally {
+    await deleteTopics(kafka, secured);
+  }
 });

@@ -1,7 +1,7 @@
 import { Partitioners, type KafkaMessage } from 'kafkajs';
 import type pg from 'pg';
 import { isInstanceName } from '../../domain/instance-name.ts';
-import { createKafka } from '../../infra/kafka.ts';
+import { createKafka, kafkaSecurity } from '../../infra/kafka.ts';
 import type { Logger } from '../../infra/logger.ts';
 import type { Pool } from '../../infra/postgres/pool.ts';
 import { createGuardedAgents } from '../../infra/s3/guarded-agents.ts';
@@ -71,7 +71,12 @@ export async function startMediaUploadWorker(
     connection,
     logger: log,
   });
-  const kafka = createKafka(settings.KAFKA_BROKERS, 'stowage-media-upload', log);
+  const kafka = createKafka(
+    settings.KAFKA_BROKERS,
+    'stowage-media-upload',
+    log,
+    kafkaSecurity(settings),
+  );
   // The default (murmur2) partitioner, as Java clients use: explicit, and without kafkajs' warning.
   const producer = kafka.producer({
     allowAutoTopicCreation: false,
