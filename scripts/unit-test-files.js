@@ -14,7 +14,7 @@ const testDir = join(root, 'test');
 // helper itself only defines these, so it is not read.
 const servicesHelper = join(testDir, 'support/services.ts');
 const needsMoreThanPostgres = [
-  /\bkafka(Brokers|SaslListeners)\(|\bs3TestServer\(|process\.env\.(KAFKA_|S3_TEST_)/, // Kafka, S3Proxy
+  /\bkafka(Brokers|Sasl\w*)\(|\bs3TestServer\(|process\.env\.(KAFKA_|S3_TEST_)/, // Kafka, S3Proxy
   /\brequiredEnv\('(?!PG_ADMIN_URL')/, // any other service the test services script starts
   /test-services\.sh/, // stops and starts those services
   /bin\/stowage\.js|\bstowageBin\b/, // the compiled build, as processes

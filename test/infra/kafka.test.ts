@@ -6,7 +6,7 @@ import type { Kafka } from 'kafkajs';
 import { createKafka, kafkaSecurity } from '../../src/infra/kafka.ts';
 import { createLogger } from '../../src/infra/logger.ts';
 import { loadSettings } from '../../src/settings.ts';
-import { kafkaBrokers, kafkaSaslListeners } from '../support/services.ts';
+import { kafkaBrokers, kafkaSaslListeners, kafkaSaslTlsSettings } from '../support/services.ts';
 
 test('the real Kafka broker takes a topic, a produced message and a consumer group', async () => {
   await roundTrip(createKafka(kafkaBrokers(), 'stowage-smoke', createLogger('warn')));
@@ -65,17 +65,7 @@ test('a wrong password is refused, and neither the error nor the log holds it', 
 });
 
 function tlsSecurity() {
-  const listeners = kafkaSaslListeners();
-  return kafkaSecurity(
-    loadSettings({
-      KAFKA_BROKERS: listeners.tls.join(','),
-      KAFKA_SASL_MECHANISM: 'scram-sha-512',
-      KAFKA_SASL_USERNAME: listeners.username,
-      KAFKA_SASL_PASSWORD: listeners.password,
-      KAFKA_TLS: 'true',
-      KAFKA_TLS_CA_FILE: listeners.caFile,
-    }),
-  );
+  return kafkaSecurity(loadSettings(kafkaSaslTlsSettings()));
 }
 
 function capturedLogger() {

@@ -30,6 +30,19 @@ export function kafkaSaslListeners() {
   };
 }
 
+/** The settings of a worker on the SASL_SSL listener: SCRAM-SHA-512, the broker's CA file. */
+export function kafkaSaslTlsSettings(): Record<string, string> {
+  const listeners = kafkaSaslListeners();
+  return {
+    KAFKA_BROKERS: listeners.tls.join(','),
+    KAFKA_SASL_MECHANISM: 'scram-sha-512',
+    KAFKA_SASL_USERNAME: listeners.username,
+    KAFKA_SASL_PASSWORD: listeners.password,
+    KAFKA_TLS: 'true',
+    KAFKA_TLS_CA_FILE: listeners.caFile,
+  };
+}
+
 export function s3TestServer() {
   return {
     region: process.env.S3_TEST_REGION ?? 'us-east-1',

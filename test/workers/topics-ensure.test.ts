@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import kafkajs, { type Admin, type Kafka } from 'kafkajs';
 import { createKafka } from '../../src/infra/kafka.ts';
 import { createLogger } from '../../src/infra/logger.ts';
-import { kafkaBrokers, kafkaSaslListeners } from '../support/services.ts';
+import { kafkaBrokers, kafkaSaslTlsSettings } from '../support/services.ts';
 import { deleteTopics, uniqueWorkerNames, workerEnv } from '../support/kafka.ts';
 
 const run = promisify(execFile);
@@ -91,16 +91,7 @@ test('topics ensure without KAFKA_BROKERS stops with one line naming it', async 
 
 test('over SASL_SSL, as managed brokers ask: SCRAM-SHA-512, the certificate checked against a CA file', async () => {
   const secured = uniqueWorkerNames();
-  const listeners = kafkaSaslListeners();
-  const saslTls = {
-    ...workerEnv(secured),
-    KAFKA_BROKERS: listeners.tls.join(','),
-    KAFKA_SASL_MECHANISM: 'scram-sha-512',
-    KAFKA_SASL_USERNAME: listeners.username,
-    KAFKA_SASL_PASSWORD: listeners.password,
-    KAFKA_TLS: 'true',
-    KAFKA_TLS_CA_FILE: listeners.caFile,
-  };
+  const saslTls = { ...workerEnv(secured), ...kafkaSaslTlsSettings() };
   try {
     const { stdout } = await run(process.execPath, [stowage, 'topics', 'ensure'], {
       env: { ...process.env, ...saslTls },

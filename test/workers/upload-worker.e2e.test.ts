@@ -8,7 +8,7 @@ import { DeleteObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/
 import { createMetrics } from '../../src/http/metrics.ts';
 import { createKafka } from '../../src/infra/kafka.ts';
 import { createLogger } from '../../src/infra/logger.ts';
-import { kafkaBrokers, kafkaSaslListeners, s3TestServer } from '../support/services.ts';
+import { kafkaBrokers, kafkaSaslTlsSettings, s3TestServer } from '../support/services.ts';
 import {
   bucketConfig,
   createTestBucket,
@@ -381,16 +381,8 @@ describe('the media-upload worker, end to end', () => {
 
   test('a worker process on a SASL_SSL listener (SCRAM-SHA-512, a CA file) uploads, its log without the password', async () => {
     const securedNames = moreNames();
-    const listeners = kafkaSaslListeners();
-    const worker = await spawnWorker({
-      ...workerEnvFor(service, securedNames),
-      KAFKA_BROKERS: listeners.tls.join(','),
-      KAFKA_SASL_MECHANISM: 'scram-sha-512',
-      KAFKA_SASL_USERNAME: listeners.username,
-      KAFKA_SASL_PASSWORD: listeners.password,
-      KAFKA_TLS: 'true',
-      KAFKA_TLS_CA_FILE: listeners.caFile,
-    });
+    const secured = kafkaSaslTlsSettings();
+    const worker = await spawnWorker({ ...workerEnvFor(service, securedNames), ...secured });
     const securedOutcomes = await OutcomeCollector.start(kafka, securedNames);
     try {
       const id = randomUUID();
@@ -404,7 +396,7 @@ describe('the media-upload worker, end to end', () => {
         contentType: 'text/plain',
       });
       assert.equal(await worker.stop(), 0);
-      assert.equal((await worker.flushedLog()).includes(listeners.password), false);
+      assert.equal((await worker.flushedLog()).includes(secured.KAFKA_SASL_PASSWORD!), false);
     } finally {
       await worker.stop();
       await securedOutcomes.stop();
