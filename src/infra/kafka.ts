@@ -47,6 +47,9 @@ export function createKafka(
   security: KafkaSecurity = {},
 ): Kafka {
   const log = logger.child({ component: 'kafka' });
+  if (security.sasl?.mechanism === 'plain' && !security.tls) {
+    log.warn('KAFKA_SASL_MECHANISM=plain without KAFKA_TLS sends the password in clear text');
+  }
   return new Kafka({
     clientId,
     brokers,

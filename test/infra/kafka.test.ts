@@ -20,20 +20,21 @@ test('SASL PLAIN on the SASL_PLAINTEXT listener, as the settings name it', async
     KAFKA_SASL_USERNAME: listeners.username,
     KAFKA_SASL_PASSWORD: listeners.password,
   });
+  const { logger, lines } = capturedLogger();
   await roundTrip(
-    createKafka(
-      settings.KAFKA_BROKERS!,
-      'stowage-smoke',
-      createLogger('warn'),
-      kafkaSecurity(settings),
-    ),
+    createKafka(settings.KAFKA_BROKERS!, 'stowage-smoke', logger, kafkaSecurity(settings)),
   );
+  assert.match(
+    lines().join(''),
+    /"level":40,.*KAFKA_SASL_MECHANISM=plain without KAFKA_TLS sends the password in clear text/,
+  );
+  assert.equal(lines().join('').includes(listeners.password), false);
 });
 
 test("SCRAM-SHA-512 over TLS, the broker's certificate checked against KAFKA_TLS_CA_FILE", async () => {
-  await roundTrip(
-    createKafka(kafkaSaslListeners().tls, 'stowage-smoke', createLogger('warn'), tlsSecurity()),
-  );
+  const { logger, lines } = capturedLogger();
+  await roundTrip(createKafka(kafkaSaslListeners().tls, 'stowage-smoke', logger, tlsSecurity()));
+  assert.equal(lines().join('').includes('clear text'), false);
 });
 
 test("without the CA file the broker's self-signed certificate is refused", async () => {
