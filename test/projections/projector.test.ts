@@ -360,6 +360,28 @@ describe('a feed that keeps failing', () => {
       await projector.stop();
     }
   });
+
+  test('one that hands over to a standby counts no failures while it stands by in turn', async () => {
+    const failing = projectorOver(database, {
+      feed: failingFeed(store, async () => {
+        throw new Error('the feed is not there');
+      }),
+    });
+    await waitUntil(() => failing.stats().failuresInARow >= 3, { what: 'three failures' });
+    const standby = projectorOver(database);
+    try {
+      await waitUntil(() => standby.stats().active, { what: 'the standby to take over' });
+      await waitUntil(async () => (await advisoryLockWaiters(database)) === 1, {
+        what: 'the failing projector to stand by',
+      });
+      assert.deepEqual(
+        { active: failing.stats().active, failuresInARow: failing.stats().failuresInARow },
+        { active: false, failuresInARow: 0 },
+      );
+    } finally {
+      await Promise.all([failing.stop(), standby.stop()]);
+    }
+  });
 });
 
 /**

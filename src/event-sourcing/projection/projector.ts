@@ -96,9 +96,11 @@ async function run<Row, Folded extends FoldedBatch<Row>>(
   const { name } = deps.definition;
   const log = deps.logger.child({ projection: name });
   while (!signal.aborted) {
-    const lock = await holdAdvisoryLock(deps.connect, `stowage:projection:${name}`, signal, () =>
-      log.info('another projector is active; standing by'),
-    ).catch(async (error: unknown) => {
+    const lock = await holdAdvisoryLock(deps.connect, `stowage:projection:${name}`, signal, () => {
+      // Another projector goes on from here: this one's failures say nothing while it waits.
+      stats.failuresInARow = 0;
+      log.info('another projector is active; standing by');
+    }).catch(async (error: unknown) => {
       stats.failuresInARow++;
       log.warn({ err: error }, 'could not take the projector lock; retrying');
       await sleep(retryDelay(stats.failuresInARow), signal);
