@@ -1,7 +1,7 @@
-import { accessSync, constants } from 'node:fs';
 import { z } from 'zod';
 import { connectionStringProblem } from './infra/event-store/eventstoredb-connection-string.ts';
 import { StowageError } from './shared/errors.ts';
+import { isReadable } from './shared/readable-file.ts';
 
 const booleanFlag = z.enum(['true', 'false']).transform((value) => value === 'true');
 // Decimal digits only (Number() would also take ' ', '0x1F90' and '1e3'), and few enough of
@@ -35,14 +35,7 @@ const postgresUrl = z
     }
   }, 'expected a postgres:// URL with a host and a valid port');
 
-const readableFile = z.string().refine((path) => {
-  try {
-    accessSync(path, constants.R_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}, 'expected a file this process can read');
+const readableFile = z.string().refine(isReadable, 'expected a file this process can read');
 
 const sealingKey = z
   .string()

@@ -1,5 +1,5 @@
-import { accessSync, constants } from 'node:fs';
 import { createRequire } from 'node:module';
+import { isReadable } from '../../shared/readable-file.ts';
 
 // Settings are checked in every process, most of which never use EventStoreDB: the client's
 // parser (which loads much of the client) is required only when there is a URL to check.
@@ -75,12 +75,3 @@ export function connectionStringProblem(url: string): string | undefined {
 }
 
 const fileOptions = ['tlsCAFile', 'userCertFile', 'userKeyFile'] as const;
-
-function isReadable(file: string): boolean {
-  try {
-    accessSync(file, constants.R_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
