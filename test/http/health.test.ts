@@ -14,14 +14,7 @@ import { loadSettings } from '../../src/settings.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { waitUntil } from '../projections/support/read-model.ts';
 import { updated } from '../projections/support/s3-config-workload.ts';
-
-const s3Settings = {
-  region: 'us-east-1',
-  bucket: 'media',
-  accessKey: 'AKIAEXAMPLE',
-  endpoint: '',
-  pathPrefix: '',
-};
+import { awsSettings } from '../support/command-side.ts';
 
 await initSealing();
 
@@ -177,7 +170,7 @@ describe('a projector that keeps failing', { timeout: 60_000 }, () => {
       const store = new PostgresEventStore(database.pool, database.connect);
       await store.appendToStream(
         instanceStream('stuck'),
-        [updated('stuck', s3Settings, { keyId: 'k', ciphertext: 'c' })],
+        [updated('stuck', awsSettings, { keyId: 'k', ciphertext: 'c' })],
         'no_stream',
       );
 

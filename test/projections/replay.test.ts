@@ -15,6 +15,7 @@ import {
 import { initSealing } from '../../src/infra/sealing.ts';
 import type { EventFeed } from '../../src/event-sourcing/projection/event-feed.ts';
 import { s3ConfigChangedChannel } from '../../src/projections/s3-config-table.ts';
+import { awsSettings } from '../support/command-side.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { noKeys, projectorOver, reached } from './support/projection-harness.ts';
 import { assertReadModelMatchesLog, livePosition, waitUntil } from './support/read-model.ts';
@@ -250,7 +251,7 @@ test("a projector's first batch, committed while a replay finishes, is caught up
     );
     const late = await store.appendToStream(
       instanceStream('first-late'),
-      [updated('first-late', lateSettings, { keyId: 'k', ciphertext: 'c' })],
+      [updated('first-late', awsSettings, { keyId: 'k', ciphertext: 'c' })],
       'no_stream',
     );
     await firstBatch.query(writeCheckpointSql(s3ConfigProjectionName, late.position, log));
@@ -264,14 +265,6 @@ test("a projector's first batch, committed while a replay finishes, is caught up
     await database.drop();
   }
 });
-
-const lateSettings = {
-  region: 'us-east-1',
-  bucket: 'media',
-  accessKey: 'AKIAEXAMPLE',
-  endpoint: '',
-  pathPrefix: '',
-};
 
 function replayBehindOpenTransaction() {
   return withEventsHeldBack(async ({ database, store, release }) => {
