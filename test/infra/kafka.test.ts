@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
-import { Writable } from 'node:stream';
 import type { Kafka } from 'kafkajs';
 import { createKafka, kafkaSecurity } from '../../src/infra/kafka.ts';
 import { createLogger } from '../../src/infra/logger.ts';
 import { loadSettings } from '../../src/settings.ts';
+import { capturedLog } from '../support/captured-log.ts';
 import { kafkaBrokers, kafkaSaslListeners, kafkaSaslTlsSettings } from '../support/services.ts';
 
 test('the real Kafka broker takes a topic, a produced message and a consumer group', async () => {
@@ -20,37 +20,37 @@ test('SASL PLAIN on the SASL_PLAINTEXT listener, as the settings name it', async
     KAFKA_SASL_USERNAME: listeners.username,
     KAFKA_SASL_PASSWORD: listeners.password,
   });
-  const { logger, lines } = capturedLogger();
+  const { logger, lines } = capturedLog('debug');
   await roundTrip(
     createKafka(settings.KAFKA_BROKERS!, 'stowage-smoke', logger, kafkaSecurity(settings)),
   );
   assert.match(
-    lines().join(''),
+    lines.join(''),
     /"level":40,.*KAFKA_SASL_MECHANISM=plain without KAFKA_TLS sends the password in clear text/,
   );
-  assert.equal(lines().join('').includes(listeners.password), false);
+  assert.equal(lines.join('').includes(listeners.password), false);
 });
 
 test("SCRAM-SHA-512 over TLS, the broker's certificate checked against KAFKA_TLS_CA_FILE", async () => {
-  const { logger, lines } = capturedLogger();
+  const { logger, lines } = capturedLog('debug');
   await roundTrip(createKafka(kafkaSaslListeners().tls, 'stowage-smoke', logger, tlsSecurity()));
-  assert.equal(lines().join('').includes('clear text'), false);
+  assert.equal(lines.join('').includes('clear text'), false);
 });
 
 test("without the CA file the broker's self-signed certificate is refused", async () => {
-  const { logger, lines } = capturedLogger();
+  const { logger, lines } = capturedLog('debug');
   const admin = createKafka(kafkaSaslListeners().tls, 'stowage-smoke', logger, {
     ...tlsSecurity(),
     tls: {},
   }).admin();
   await assert.rejects(admin.connect(), /self-signed certificate|self signed certificate/);
   await admin.disconnect();
-  assert.ok(lines().length > 0, 'the refusal is logged');
+  assert.ok(lines.length > 0, 'the refusal is logged');
 });
 
 test('a wrong password is refused, and neither the error nor the log holds it', async () => {
   const wrong = `wrong-kafka-password-${process.pid}`;
-  const { logger, lines } = capturedLogger();
+  const { logger, lines } = capturedLog('debug');
   const security = tlsSecurity();
   const admin = createKafka(kafkaSaslListeners().tls, 'stowage-smoke', logger, {
     ...security,
@@ -60,27 +60,13 @@ test('a wrong password is refused, and neither the error nor the log holds it', 
   await admin.connect().catch((error: unknown) => (refusal = error));
   await admin.disconnect();
   assert.match(String(refusal), /SASL SCRAM SHA512 authentication failed/);
-  const everything = `${String(refusal)} ${JSON.stringify(refusal)} ${(refusal as Error).stack} ${lines().join('')}`;
+  const everything = `${String(refusal)} ${JSON.stringify(refusal)} ${(refusal as Error).stack} ${lines.join('')}`;
   assert.equal(everything.includes(wrong), false, 'the password leaked');
   assert.equal(everything.includes(kafkaSaslListeners().password), false, 'the real one leaked');
 });
 
 function tlsSecurity() {
   return kafkaSecurity(loadSettings(kafkaSaslTlsSettings()));
-}
-
-function capturedLogger() {
-  const lines: string[] = [];
-  const logger = createLogger(
-    'debug',
-    new Writable({
-      write(chunk, _encoding, done) {
-        lines.push(String(chunk));
-        done();
-      },
-    }),
-  );
-  return { logger, lines: () => lines };
 }
 
 /** Creates a topic, produces two messages and reads them back in a consumer group. */

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
-import { createLogger } from '../../src/infra/logger.ts';
+import { capturedLog } from '../support/captured-log.ts';
 import { keypairToJson } from '../../src/infra/master-keys.ts';
 import { PostgresAccessStore } from '../../src/infra/postgres/access-store.ts';
 import { generateKeypair, initSealing } from '../../src/infra/sealing.ts';
@@ -15,16 +14,7 @@ await initSealing();
 let database: TestDatabase;
 let service: RunningService;
 let access: PostgresAccessStore;
-const lines: string[] = [];
-const logger = createLogger(
-  'debug',
-  new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(String(chunk));
-      done();
-    },
-  }),
-);
+const { logger, lines } = capturedLog('debug');
 
 before(async () => {
   database = await createTestDatabase();

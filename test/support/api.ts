@@ -1,5 +1,4 @@
-import { Writable } from 'node:stream';
-import { createLogger } from '../../src/infra/logger.ts';
+import { capturedLog } from './captured-log.ts';
 import { keypairToJson } from '../../src/infra/master-keys.ts';
 import { generateKeypair } from '../../src/infra/sealing.ts';
 import { PostgresAccessStore } from '../../src/infra/postgres/access-store.ts';
@@ -25,16 +24,7 @@ export async function startTestApi(
   roles: Role[] = ['api'],
 ): Promise<TestApi> {
   const database = await createTestDatabase();
-  const logs: string[] = [];
-  const logger = createLogger(
-    'info',
-    new Writable({
-      write(chunk, _encoding, done) {
-        logs.push(String(chunk));
-        done();
-      },
-    }),
-  );
+  const { logger, lines: logs } = capturedLog('info');
   const settings = loadSettings({
     DATABASE_URL: database.url,
     PORT: '0',

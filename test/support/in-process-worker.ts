@@ -1,5 +1,4 @@
-import { Writable } from 'node:stream';
-import { createLogger } from '../../src/infra/logger.ts';
+import { capturedLog } from './captured-log.ts';
 import { loadMasterKey } from '../../src/infra/master-keys.ts';
 import { PostgresInstanceKeyring } from '../../src/infra/postgres/postgres-instance-keyring.ts';
 import { loadSettings } from '../../src/settings.ts';
@@ -24,16 +23,7 @@ export async function startTestWorker(
   env: Record<string, string> = {},
   metrics?: UploadMetrics,
 ): Promise<TestWorker> {
-  const logs: string[] = [];
-  const logger = createLogger(
-    'info',
-    new Writable({
-      write(chunk, _encoding, done) {
-        logs.push(String(chunk));
-        done();
-      },
-    }),
-  );
+  const { logger, lines: logs } = capturedLog('info');
   const settings = loadSettings({
     ...workerEnvFor(service, names),
     ...env,
