@@ -38,6 +38,12 @@ async function stalledServer(): Promise<{ port: number; close(): Promise<void> }
   };
 }
 
+/** What /health/ready answers, status and checks. */
+async function readiness(service: { url: string }) {
+  const response = await fetch(`${service.url}/health/ready`);
+  return { status: response.status, body: (await response.json()) as { checks: unknown } };
+}
+
 // The API role as deployed: the master public key only.
 const publicKeyOnly = { STOWAGE_SEAL_PUBLIC_KEY: keypairToJson(generateKeypair()).publicKey };
 
@@ -126,14 +132,10 @@ describe('readiness answers even when a dependency stalls', { timeout: 60_000 },
       silent,
     );
     try {
-      const ready = async () => {
-        const response = await fetch(`${service.url}/health/ready`);
-        return { status: response.status, body: (await response.json()) as { checks: unknown } };
-      };
-      await waitUntil(async () => (await ready()).status === 503, {
+      await waitUntil(async () => (await readiness(service)).status === 503, {
         what: 'the projector to refuse the checkpoint',
       });
-      assert.deepEqual((await ready()).body.checks, {
+      assert.deepEqual((await readiness(service)).body.checks, {
         database: 'ok',
         eventStore: 'ok',
         projector: 'unavailable',
@@ -157,12 +159,12 @@ describe('a projector that keeps failing', { timeout: 60_000 }, () => {
       new Set(['projector']),
       silent,
     );
-    const ready = async () => {
-      const response = await fetch(`${service.url}/health/ready`);
-      return { status: response.status, body: (await response.json()) as { checks: unknown } };
-    };
     try {
-      assert.equal((await ready()).status, 200, 'ready while retrying with nothing to project');
+      assert.equal(
+        (await readiness(service)).status,
+        200,
+        'ready while retrying with nothing to project',
+      );
       // The read model refuses this instance's row, as a table gone or a disk full would.
       await database.pool.query(
         `ALTER TABLE instance_s3_config ADD CONSTRAINT refuses_stuck CHECK (instance_name <> 'stuck')`,
@@ -174,17 +176,17 @@ describe('a projector that keeps failing', { timeout: 60_000 }, () => {
         'no_stream',
       );
 
-      await waitUntil(async () => (await ready()).status === 503, {
+      await waitUntil(async () => (await readiness(service)).status === 503, {
         what: 'the failing projector to make the service not ready',
       });
-      assert.deepEqual((await ready()).body.checks, {
+      assert.deepEqual((await readiness(service)).body.checks, {
         database: 'ok',
         eventStore: 'ok',
         projector: 'unavailable',
       });
 
       await database.pool.query('ALTER TABLE instance_s3_config DROP CONSTRAINT refuses_stuck');
-      await waitUntil(async () => (await ready()).status === 200, {
+      await waitUntil(async () => (await readiness(service)).status === 200, {
         what: 'the projector to catch up and the service to be ready again',
       });
     } finally {
