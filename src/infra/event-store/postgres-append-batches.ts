@@ -18,9 +18,14 @@ interface Append {
   fail(error: unknown): void;
 }
 
+/** Told, on the commit of any append, that the log has grown: the projector's wake-up call. */
+export const eventsChannel = 'stowage_events';
+
 // Appends to many streams in one statement, so in one transaction and one WAL flush. Each stream
 // steps from its own expected revision (a row lock, as for a single append); only the events of
-// the streams that stepped go in, in the order given, and the rest are told they conflicted.
+// the streams that stepped go in, in the order given, and the rest are told they conflicted. The
+// announcement is part of the statement, delivered by PostgreSQL at the commit, so it costs no
+// round trip of its own (the last SELECT names `announced` only so that it runs).
 const appendToStreams = `
   WITH wanted AS (
     SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS w(stream_name, expected, last)
@@ -40,16 +45,24 @@ const appendToStreams = `
     WHERE stream_name IN (SELECT stream_name FROM moved UNION ALL SELECT stream_name FROM created)
     ORDER BY n
     RETURNING stream_name, transaction_id, global_position
+  ), announced AS (
+    SELECT pg_notify('${eventsChannel}', '') WHERE EXISTS (SELECT FROM appended)
   )
   SELECT stream_name, max(transaction_id::text) AS transaction_id,
          max(global_position)::text AS global_position
-  FROM appended GROUP BY stream_name`;
+  FROM appended, announced GROUP BY stream_name`;
 
 /**
  * Group commit: appends go one statement at a time, those arriving meanwhile together in the
  * next, so a busy service spends one commit on many appends. Every append is durable before its
  * caller hears of it. One at a time measured best: PostgreSQL spent 110–119 µs per appended
  * event, against 150–210 with 2 or 4 statements in flight and 353 with 8 (bench/README.md).
+ *
+ * A NOTIFY holds PostgreSQL's notification lock from before the commit's WAL flush to its end.
+ * With one statement at a time a process never waits on its own; only other processes' notifying
+ * commits (API replicas, the projector) queue behind it, and their batches grow meanwhile. A
+ * separate announcement after each commit cost more: one more statement for every one appending
+ * (bench/README.md, eleventh session).
  */
 export class AppendBatches {
   private readonly statements = new OneStatementAtATime<Append>(

@@ -10,11 +10,9 @@ import {
 } from '../../event-sourcing/event-store.ts';
 import type { EventFeed, LogIdentity } from '../../event-sourcing/projection/event-feed.ts';
 import type { Pool } from '../postgres/pool.ts';
-import { AppendBatches } from './postgres-append-batches.ts';
+import { AppendBatches, eventsChannel } from './postgres-append-batches.ts';
 import { ReadBatches } from './postgres-read-batches.ts';
 import { escapeLike, eventColumns, toRecordedEvent, type EventRow } from './postgres-event-rows.ts';
-
-export const eventsChannel = 'stowage_events';
 
 /**
  * Event store on plain PostgreSQL (the embedded default and the tests).
@@ -59,38 +57,11 @@ export class PostgresEventStore implements EventStore, EventFeed {
       throw error;
     }
     if (!landed) throw new StreamConflictError(stream, expected);
-    this.announceAppend();
     return {
       revision: (expected === 'no_stream' ? -1 : expected) + events.length,
       position: [BigInt(landed.transactionId), BigInt(landed.globalPosition)],
     };
   }
-
-  /**
-   * Tells listeners that events were appended, after the commit and coalesced: a NOTIFY inside
-   * the append's transaction would take PostgreSQL's notification lock across the commit's WAL
-   * flush and so serialise every append (measured: 700 instead of several thousand appends/s).
-   * One notification in flight at a time, and one more queued behind it, cover any number of
-   * appends; a lost one only costs a listener its idle poll interval.
-   */
-  private announceAppend(): void {
-    if (this.announcement === 'in-flight' || this.announcement === 'queued') {
-      this.announcement = 'queued';
-      return;
-    }
-    this.announcement = 'in-flight';
-    void this.pool
-      .query(`SELECT pg_notify('${eventsChannel}', '')`)
-      // eslint-disable-next-line no-restricted-syntax -- a lost one costs a listener an idle poll interval
-      .catch(() => {})
-      .then(() => {
-        const again = this.announcement === 'queued';
-        this.announcement = 'idle';
-        if (again) this.announceAppend();
-      });
-  }
-
-  private announcement: 'idle' | 'in-flight' | 'queued' = 'idle';
 
   async subscribe(
     category: string,

@@ -184,6 +184,13 @@ describe('PostgresEventStore reads the log without gaps', () => {
   );
 });
 
+async function waitFor(condition: () => boolean): Promise<void> {
+  for (let waited = 0; !condition(); waited += 10) {
+    if (waited > 5_000) throw new Error('not within 5 s');
+    await delay(10);
+  }
+}
+
 async function withDatabase(
   work: (database: TestDatabase, store: PostgresEventStore) => Promise<void>,
 ): Promise<void> {
@@ -249,6 +256,40 @@ describe('PostgresEventStore group commit', () => {
     } finally {
       await database.drop();
     }
+  });
+});
+
+describe('PostgresEventStore append announcements', () => {
+  test('each appending statement announces its commit once, in no statement of its own; one that appends nothing announces nothing', async () => {
+    await withDatabase(async (database, store) => {
+      const prefix = `announced-${randomBytes(4).toString('hex')}`;
+      const listener = await database.connect();
+      const heard: string[] = [];
+      listener.on('notification', (message) => heard.push(message.channel));
+      await listener.query('LISTEN stowage_events');
+      const query = mock.method(database.pool, 'query');
+      try {
+        const landed = await Promise.all(
+          Array.from({ length: 30 }, (_, n) =>
+            store.appendToStream(`${prefix}-${n}`, [newEvent()], 'no_stream'),
+          ),
+        );
+        const transactions = new Set(landed.map((result) => result.position[0])).size;
+        await waitFor(() => heard.length >= transactions);
+        await delay(200);
+        assert.deepEqual(heard, Array(transactions).fill('stowage_events'));
+        assert.equal(query.mock.callCount(), transactions);
+
+        await assert.rejects(store.appendToStream(`${prefix}-0`, [newEvent()], 'no_stream'), {
+          name: 'StreamConflictError',
+        });
+        await delay(200);
+        assert.equal(heard.length, transactions);
+      } finally {
+        query.mock.restore();
+        await listener.end();
+      }
+    });
   });
 });
 
