@@ -58,9 +58,10 @@ const appendToStreams = `
  * caller hears of it. One at a time measured best: PostgreSQL spent 110–119 µs per appended
  * event, against 150–210 with 2 or 4 statements in flight and 353 with 8 (bench/README.md).
  *
- * A NOTIFY holds PostgreSQL's notification lock from before the commit's WAL flush to its end.
- * With one statement at a time a process never waits on its own; only other processes' notifying
- * commits (API replicas, the projector) queue behind it, and their batches grow meanwhile. A
+ * A NOTIFY holds PostgreSQL's notification lock, one for the whole cluster, from before the
+ * commit's WAL flush to its end. With one statement at a time a process never waits on its own;
+ * other notifying commits (API replicas, the projector, other databases') queue behind it, and
+ * the batches of the appending ones grow meanwhile. A
  * separate announcement after each commit cost more: one more statement for every one appending
  * (bench/README.md, eleventh session).
  */
