@@ -47,6 +47,25 @@ async function readiness(service: { url: string }) {
 // The API role as deployed: the master public key only.
 const publicKeyOnly = { STOWAGE_SEAL_PUBLIC_KEY: keypairToJson(generateKeypair()).publicKey };
 
+/** The projector role alone, on `database`, as deployed. */
+function startProjector(database: TestDatabase) {
+  return startService(
+    loadSettings({ DATABASE_URL: database.url, PORT: '0', HOST: '127.0.0.1', ...publicKeyOnly }),
+    new Set(['projector']),
+    silent,
+  );
+}
+
+/** Waits for a 503 whose only failing check is the projector's. */
+async function untilProjectorUnavailable(service: { url: string }, what: string) {
+  await waitUntil(async () => (await readiness(service)).status === 503, { what });
+  assert.deepEqual((await readiness(service)).body.checks, {
+    database: 'ok',
+    eventStore: 'ok',
+    projector: 'unavailable',
+  });
+}
+
 describe('readiness answers even when a dependency stalls', { timeout: 60_000 }, () => {
   let stalled: Awaited<ReturnType<typeof stalledServer>>;
   let database: TestDatabase;
@@ -126,20 +145,9 @@ describe('readiness answers even when a dependency stalls', { timeout: 60_000 },
        VALUES ($1, 1, 1, 'eventstoredb', 'another-cluster')`,
       [s3ConfigProjectionName],
     );
-    const service = await startService(
-      loadSettings({ DATABASE_URL: database.url, PORT: '0', HOST: '127.0.0.1', ...publicKeyOnly }),
-      new Set(['projector']),
-      silent,
-    );
+    const service = await startProjector(database);
     try {
-      await waitUntil(async () => (await readiness(service)).status === 503, {
-        what: 'the projector to refuse the checkpoint',
-      });
-      assert.deepEqual((await readiness(service)).body.checks, {
-        database: 'ok',
-        eventStore: 'ok',
-        projector: 'unavailable',
-      });
+      await untilProjectorUnavailable(service, 'the projector to refuse the checkpoint');
     } finally {
       await service.stop();
     }
@@ -154,11 +162,7 @@ describe('a projector that keeps failing', { timeout: 60_000 }, () => {
   after(() => database?.drop());
 
   test('while events wait for it, the service is not ready; once it catches up, ready again', async () => {
-    const service = await startService(
-      loadSettings({ DATABASE_URL: database.url, PORT: '0', HOST: '127.0.0.1', ...publicKeyOnly }),
-      new Set(['projector']),
-      silent,
-    );
+    const service = await startProjector(database);
     try {
       assert.equal(
         (await readiness(service)).status,
@@ -176,14 +180,10 @@ describe('a projector that keeps failing', { timeout: 60_000 }, () => {
         'no_stream',
       );
 
-      await waitUntil(async () => (await readiness(service)).status === 503, {
-        what: 'the failing projector to make the service not ready',
-      });
-      assert.deepEqual((await readiness(service)).body.checks, {
-        database: 'ok',
-        eventStore: 'ok',
-        projector: 'unavailable',
-      });
+      await untilProjectorUnavailable(
+        service,
+        'the failing projector to make the service not ready',
+      );
 
       await database.pool.query('ALTER TABLE instance_s3_config DROP CONSTRAINT refuses_stuck');
       await waitUntil(async () => (await readiness(service)).status === 200, {
