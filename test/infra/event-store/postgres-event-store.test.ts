@@ -8,6 +8,7 @@ import type { AppendResult, NewEvent } from '../../../src/event-sourcing/event-s
 import { PostgresEventStore } from '../../../src/infra/event-store/postgres-event-store.ts';
 import { createPool, type Pool } from '../../../src/infra/postgres/pool.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/database.ts';
+import { waitUntil } from '../../projections/support/read-model.ts';
 import {
   asNewEvent,
   assertStrictlyIncreasing,
@@ -184,13 +185,6 @@ describe('PostgresEventStore reads the log without gaps', () => {
   );
 });
 
-async function waitFor(condition: () => boolean): Promise<void> {
-  for (let waited = 0; !condition(); waited += 10) {
-    if (waited > 5_000) throw new Error('not within 5 s');
-    await delay(10);
-  }
-}
-
 async function withDatabase(
   work: (database: TestDatabase, store: PostgresEventStore) => Promise<void>,
 ): Promise<void> {
@@ -275,7 +269,7 @@ describe('PostgresEventStore append announcements', () => {
           ),
         );
         const transactions = new Set(landed.map((result) => result.position[0])).size;
-        await waitFor(() => heard.length >= transactions);
+        await waitUntil(() => heard.length >= transactions, { what: 'the announcements' });
         await delay(200);
         assert.deepEqual(heard, Array(transactions).fill('stowage_events'));
         assert.equal(query.mock.callCount(), transactions);
