@@ -61,9 +61,8 @@ const appendToStreams = `
  * A NOTIFY holds PostgreSQL's notification lock, one for the whole cluster, from before the
  * commit's WAL flush to its end. With one statement at a time a process never waits on its own;
  * other notifying commits (API replicas, the projector, other databases') queue behind it, and
- * the batches of the appending ones grow meanwhile. A
- * separate announcement after each commit cost more: one more statement for every one appending
- * (bench/README.md, eleventh session).
+ * the batches of the appending ones grow meanwhile. A separate announcement after each commit
+ * cost more: one more statement for every one appending (bench/README.md, eleventh session).
  */
 export class AppendBatches {
   private readonly statements = new OneStatementAtATime<Append>(
