@@ -1,6 +1,5 @@
 import { Writable } from 'node:stream';
-import { createLogger } from '../../src/infra/logger.ts';
-import type { Logger } from '../../src/infra/logger.ts';
+import { createLogger, type Logger } from '../../src/infra/logger.ts';
 
 /** The service's own logger (redaction and all), its lines kept in `lines` for leak checks. */
 export function capturedLog(level: string): { logger: Logger; lines: string[] } {
